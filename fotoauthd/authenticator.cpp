@@ -1,0 +1,340 @@
+#include "authenticator.hpp"
+
+#include "log.hpp"
+#include "random.hpp"
+#include "recovery_codes.hpp"
+#include "totp.hpp"
+
+#include <unistd.h>
+
+#include <cstring>
+#include <exception>
+
+namespace fotoauthd {
+
+using fotostudio::protocol::Field;
+using fotostudio::protocol::make_reply;
+using fotostudio::protocol::Message;
+using fotostudio::protocol::MessageType;
+using fotostudio::protocol::ReplyStatus;
+
+namespace {
+
+constexpr std::size_t kSecretBytes = 20;       // 160 bits, as RFC 4226 recommends
+constexpr std::size_t kNonceBytes = 16;
+constexpr std::size_t kMaxCodeLength = 128;    // nothing legitimate typed at the prompt is longer
+constexpr std::size_t kMaxPendingProofs = 4096;
+
+std::string host_name()
+{
+    char name[256] = {};
+    if (gethostname(name, sizeof(name) - 1) < 0 || name[0] == '\0')
+        return "fotostudio";
+    return name;
+}
+
+// Percent-encoding for the label and issuer of an otpauth URI.
+std::string uri_escape(std::string_view text)
+{
+    static constexpr char kHex[] = "0123456789ABCDEF";
+    std::string out;
+    for (unsigned char c : text) {
+        const bool plain = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+                           (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_' || c == '~';
+        if (plain) {
+            out += static_cast<char>(c);
+        } else {
+            out += '%';
+            out += kHex[c >> 4];
+            out += kHex[c & 0x0f];
+        }
+    }
+    return out;
+}
+
+log::Field user_field(const SystemAccount& account)
+{
+    return {"USER", account.name};
+}
+
+}  // namespace
+
+Authenticator::Authenticator(const Config& config, Store& store, UserDirectory& users,
+                             const Clock& clock)
+    : config_(config), store_(store), users_(users), clock_(clock),
+      issuer_(config.issuer.empty() ? host_name() : config.issuer)
+{
+}
+
+Message Authenticator::handle(const Caller& caller, const Message& request)
+{
+    try {
+        return dispatch(caller, request);
+    } catch (const std::exception& error) {
+        log::error("Request failed, answering internal-error",
+                   {{"ERROR", error.what()}, {"PEER_UID", std::to_string(caller.uid)}});
+        return make_reply(ReplyStatus::InternalError, "internal error in fotoauthd");
+    }
+}
+
+Message Authenticator::dispatch(const Caller& caller, const Message& request)
+{
+    Message refusal = make_reply(ReplyStatus::BadRequest);
+    const auto target = resolve_target(caller, request, refusal);
+    if (!target)
+        return refusal;
+
+    switch (request.type()) {
+    case MessageType::AuthQuery: return auth_query(*target);
+    case MessageType::AuthVerify: return auth_verify(*target, request);
+    case MessageType::SessionOpen: return session_open(*target, request);
+    case MessageType::EnrolBegin: return enrol_begin(*target, request);
+    case MessageType::EnrolConfirm: return enrol_confirm(*target, request);
+    case MessageType::Status: return status(*target);
+    case MessageType::Reply: break;
+    }
+    return make_reply(ReplyStatus::BadRequest, "not a request");
+}
+
+std::optional<Authenticator::Target> Authenticator::resolve_target(const Caller& caller,
+                                                                   const Message& request,
+                                                                   Message& refusal)
+{
+    if (request.type() == MessageType::Reply) {
+        refusal = make_reply(ReplyStatus::BadRequest, "not a request");
+        return std::nullopt;
+    }
+    const auto name = request.get(Field::User);
+    if (!name) {
+        refusal = make_reply(ReplyStatus::BadRequest, "the request names no user");
+        return std::nullopt;
+    }
+
+    // A name that does not resolve is never logged: it may be a password typed in the wrong box.
+    auto account = users_.lookup(*name);
+    if (!account) {
+        refusal = make_reply(ReplyStatus::UnknownUser, "no such user");
+        return std::nullopt;
+    }
+    if (caller.uid != 0 && caller.uid != account->uid) {
+        log::warning("Refused a request for another user's account",
+                     {{"PEER_UID", std::to_string(caller.uid)},
+                      {"PEER_PID", std::to_string(caller.pid)},
+                      user_field(*account)});
+        refusal = make_reply(ReplyStatus::PermissionDenied,
+                             "only root may act for another user");
+        return std::nullopt;
+    }
+
+    Target target;
+    target.key = AccountKey{account->name, account->uid, account->home_identity};
+    target.account = std::move(*account);
+    return target;
+}
+
+Message Authenticator::auth_query(const Target& target)
+{
+    const auto account = store_.account_for(target.key, clock_.now(), false);
+    if (account && store_.active_enrolment(*account))
+        return make_reply(ReplyStatus::CodeRequired);
+    return make_reply(ReplyStatus::NotEnrolled);
+}
+
+Message Authenticator::auth_verify(const Target& target, const Message& request)
+{
+    const auto code = request.get(Field::Code);
+    if (!code)
+        return make_reply(ReplyStatus::BadRequest, "the request carries no code");
+
+    const auto account = store_.account_for(target.key, clock_.now(), false);
+    const auto enrolment = account ? store_.active_enrolment(*account) : std::nullopt;
+    if (!enrolment)
+        return make_reply(ReplyStatus::NotEnrolled);
+
+    const auto service = log::printable(request.get(Field::Service).value_or(""));
+    const auto rhost = log::printable(request.get(Field::RemoteHost).value_or(""));
+
+    bool passed = false;
+    if (code->size() <= kMaxCodeLength) {
+        if (totp::is_code_shape(*code))
+            passed = verify_totp(*account, *enrolment, *code);
+        else
+            passed = verify_recovery_code(*account, *code);
+    }
+
+    if (!passed) {
+        log::info("Verification code refused",
+                  {user_field(target.account), {"SERVICE", service}, {"RHOST", rhost},
+                   {"RESULT", "rejected"}});
+        return make_reply(ReplyStatus::Rejected, "wrong or already used code");
+    }
+
+    log::info("Verification code accepted",
+              {user_field(target.account), {"SERVICE", service}, {"RHOST", rhost},
+               {"RESULT", "accepted"}});
+    Message reply = make_reply(ReplyStatus::Ok);
+    reply.set(Field::Nonce, issue_proof(*account));
+    return reply;
+}
+
+bool Authenticator::verify_totp(std::int64_t account, const ActiveEnrolment& enrolment,
+                                std::string_view code)
+{
+    const auto match = totp::match(enrolment.secret, code, clock_.now(), config_.totp_window,
+                                   enrolment.last_step);
+    if (match.kind != totp::MatchKind::Accepted)
+        return false;
+    // The conditional update is what makes the code single use, also against a racing login.
+    return store_.advance_last_step(account, match.step);
+}
+
+bool Authenticator::verify_recovery_code(std::int64_t account, std::string_view code)
+{
+    const auto normalized = recovery::normalize(code);
+    if (!normalized)
+        return false;
+
+    for (const auto& stored : store_.unused_recovery_codes(account)) {
+        if (!recovery::verify(*normalized, stored.hash))
+            continue;
+        if (!store_.spend_recovery_code(stored.id, clock_.now()))
+            return false;
+        log::audit("recovery-code-used", "A recovery code was used",
+                   {{"ACCOUNT_ID", std::to_string(account)}});
+        return true;
+    }
+    return false;
+}
+
+std::string Authenticator::issue_proof(std::int64_t account)
+{
+    const std::int64_t now = clock_.now();
+    if (proofs_.size() >= kMaxPendingProofs)
+        std::erase_if(proofs_, [now](const auto& entry) { return entry.second.expires_at <= now; });
+
+    std::string nonce = random_hex(kNonceBytes);
+    proofs_[nonce] = AuthProof{account, now + config_.auth_proof_lifetime.count()};
+    return nonce;
+}
+
+Message Authenticator::session_open(const Target& target, const Message& request)
+{
+    const auto nonce = request.get(Field::Nonce);
+    if (!nonce)
+        return make_reply(ReplyStatus::BadRequest, "the request carries no nonce");
+
+    const auto account = store_.account_for(target.key, clock_.now(), false);
+    const auto found = proofs_.find(std::string(*nonce));
+    if (found == proofs_.end() || !account)
+        return make_reply(ReplyStatus::Rejected, "no such proof");
+
+    const AuthProof proof = found->second;
+    if (proof.account != *account)
+        return make_reply(ReplyStatus::Rejected, "the proof belongs to another account");
+    proofs_.erase(found);
+    if (proof.expires_at <= clock_.now())
+        return make_reply(ReplyStatus::Rejected, "the proof expired");
+    return make_reply(ReplyStatus::Ok);
+}
+
+Message Authenticator::enrol_begin(const Target& target, const Message& request)
+{
+    const auto mode = parse_mode(request.get(Field::Mode).value_or(""));
+    if (!mode)
+        return make_reply(ReplyStatus::BadRequest, "mode must be `always` or `new-device`");
+
+    const std::int64_t now = clock_.now();
+    const auto account = store_.account_for(target.key, now, true);
+    if (store_.active_enrolment(*account))
+        return make_reply(ReplyStatus::AlreadyEnrolled, "MFA is already active for this user");
+
+    PendingEnrolment pending;
+    pending.secret.resize(kSecretBytes);
+    random_bytes(pending.secret);
+    pending.mode = *mode;
+    pending.created_at = now;
+    store_.save_pending_enrolment(*account, pending);
+
+    const std::string secret = totp::base32(pending.secret);
+    Message reply = make_reply(ReplyStatus::Ok);
+    reply.set(Field::Secret, secret);
+    reply.set(Field::Uri, otpauth_uri(target.account.name, secret));
+    reply.set_u64(Field::ExpiresAt,
+                  static_cast<std::uint64_t>(now + config_.enrolment_timeout.count()));
+    log::info("Enrolment started", {user_field(target.account), {"MODE", to_string(*mode)}});
+    return reply;
+}
+
+Message Authenticator::enrol_confirm(const Target& target, const Message& request)
+{
+    const auto code = request.get(Field::Code);
+    if (!code)
+        return make_reply(ReplyStatus::BadRequest, "the request carries no code");
+
+    const std::int64_t now = clock_.now();
+    const auto account = store_.account_for(target.key, now, false);
+    const auto pending = account ? store_.pending_enrolment(*account) : std::nullopt;
+    if (!pending)
+        return make_reply(ReplyStatus::NoPendingEnrolment, "no enrolment is waiting");
+    if (pending->created_at + config_.enrolment_timeout.count() <= now) {
+        store_.delete_pending_enrolment(*account);
+        return make_reply(ReplyStatus::NoPendingEnrolment, "the enrolment lapsed");
+    }
+
+    const auto match = totp::match(pending->secret, *code, now, config_.totp_window, -1);
+    if (match.kind != totp::MatchKind::Accepted)
+        return make_reply(ReplyStatus::Rejected, "wrong code");
+
+    auto codes = recovery::generate_set();
+    std::vector<std::string> hashes;
+    hashes.reserve(codes.size());
+    for (const auto& code_text : codes)
+        hashes.push_back(recovery::hash(*recovery::normalize(code_text)));
+    // The confirming code's step becomes the last used one, so it cannot also open a login.
+    if (!store_.activate_enrolment(*account, match.step, hashes, now))
+        return make_reply(ReplyStatus::NoPendingEnrolment, "no enrolment is waiting");
+
+    std::string joined;
+    for (const auto& code_text : codes)
+        joined += code_text + "\n";
+    joined.pop_back();
+    Message reply = make_reply(ReplyStatus::Ok);
+    reply.set(Field::RecoveryCodes, joined);
+    reply.set_u64(Field::Since, static_cast<std::uint64_t>(now));
+    explicit_bzero(joined.data(), joined.size());
+    for (auto& code_text : codes)
+        explicit_bzero(code_text.data(), code_text.size());
+
+    log::audit("mfa-enabled", "MFA enabled",
+               {user_field(target.account), {"MODE", to_string(pending->mode)}});
+    return reply;
+}
+
+Message Authenticator::status(const Target& target)
+{
+    const std::int64_t now = clock_.now();
+    const auto account = store_.account_for(target.key, now, false);
+    const auto enrolment = account ? store_.active_enrolment(*account) : std::nullopt;
+    const auto pending = account ? store_.pending_enrolment(*account) : std::nullopt;
+    const bool pending_alive =
+        pending && pending->created_at + config_.enrolment_timeout.count() > now;
+
+    Message reply = make_reply(ReplyStatus::Ok);
+    reply.set_u8(Field::Enrolled, enrolment ? 1 : 0);
+    reply.set_u8(Field::Pending, pending_alive ? 1 : 0);
+    if (enrolment) {
+        reply.set_u64(Field::Since, static_cast<std::uint64_t>(enrolment->active_since));
+        reply.set(Field::Mode, to_string(enrolment->mode));
+        reply.set_u64(Field::CodesLeft, store_.unused_recovery_codes(*account).size());
+    }
+    return reply;
+}
+
+std::string Authenticator::otpauth_uri(const std::string& user, const std::string& secret) const
+{
+    const std::string issuer = uri_escape(issuer_);
+    return "otpauth://totp/" + issuer + ":" + uri_escape(user) + "?secret=" + secret +
+           "&issuer=" + issuer + "&algorithm=SHA1&digits=6&period=30";
+}
+
+}  // namespace fotoauthd

@@ -1,0 +1,74 @@
+// The daemon's decisions: one request from a checked peer in, one answer out. Knows nothing of
+// sockets or the event loop (server.cpp), nor of SQL (the Store), so that unit tests can drive
+// it with a fake clock, a fake user directory and a real SQLite file.
+#pragma once
+
+#include "clock.hpp"
+#include "config.hpp"
+#include "protocol.hpp"
+#include "store.hpp"
+#include "user_directory.hpp"
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <string>
+#include <unordered_map>
+
+namespace fotoauthd {
+
+// Who is on the other end of the socket, from SO_PEERCRED.
+struct Caller {
+    uid_t uid = 0;
+    pid_t pid = 0;
+};
+
+class Authenticator {
+public:
+    Authenticator(const Config& config, Store& store, UserDirectory& users, const Clock& clock);
+
+    // Never throws: a failure inside becomes an InternalError answer (clients fail closed).
+    fotostudio::protocol::Message handle(const Caller& caller,
+                                         const fotostudio::protocol::Message& request);
+
+private:
+    struct Target {
+        SystemAccount account;
+        AccountKey key;
+    };
+    // A passed auth stage, waiting for the session stage to redeem it.
+    struct AuthProof {
+        std::int64_t account = 0;
+        std::int64_t expires_at = 0;
+    };
+
+    using Message = fotostudio::protocol::Message;
+
+    Message dispatch(const Caller& caller, const Message& request);
+    // Resolves the User field and checks that the caller may act for that account; on failure
+    // `refusal` holds the answer to send.
+    std::optional<Target> resolve_target(const Caller& caller, const Message& request,
+                                         Message& refusal);
+
+    Message auth_query(const Target& target);
+    Message auth_verify(const Target& target, const Message& request);
+    Message session_open(const Target& target, const Message& request);
+    Message enrol_begin(const Target& target, const Message& request);
+    Message enrol_confirm(const Target& target, const Message& request);
+    Message status(const Target& target);
+
+    bool verify_totp(std::int64_t account, const ActiveEnrolment& enrolment,
+                     std::string_view code);
+    bool verify_recovery_code(std::int64_t account, std::string_view code);
+    std::string issue_proof(std::int64_t account);
+    std::string otpauth_uri(const std::string& user, const std::string& secret) const;
+
+    const Config& config_;
+    Store& store_;
+    UserDirectory& users_;
+    const Clock& clock_;
+    std::string issuer_;
+    std::unordered_map<std::string, AuthProof> proofs_;
+};
+
+}  // namespace fotoauthd

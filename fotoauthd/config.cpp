@@ -1,0 +1,166 @@
+#include "config.hpp"
+
+#include <cerrno>
+#include <charconv>
+#include <cstring>
+#include <fstream>
+#include <functional>
+#include <map>
+#include <sstream>
+#include <string_view>
+
+namespace fotoauthd {
+
+namespace {
+
+std::string_view trim(std::string_view text)
+{
+    const auto first = text.find_first_not_of(" \t\r");
+    if (first == std::string_view::npos)
+        return {};
+    const auto last = text.find_last_not_of(" \t\r");
+    return text.substr(first, last - first + 1);
+}
+
+// Parses a whole decimal number within [low, high]; the message says what was wrong.
+bool parse_number(std::string_view text, std::uint64_t low, std::uint64_t high,
+                  std::uint64_t& out, std::string& message)
+{
+    std::uint64_t value = 0;
+    const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
+    if (error != std::errc() || end != text.data() + text.size() || text.empty()) {
+        message = "expected a whole number";
+        return false;
+    }
+    if (value < low || value > high) {
+        message = "must be between " + std::to_string(low) + " and " + std::to_string(high);
+        return false;
+    }
+    out = value;
+    return true;
+}
+
+bool parse_path(std::string_view text, std::string& out, std::string& message)
+{
+    if (text.empty() || text.front() != '/') {
+        message = "expected an absolute path";
+        return false;
+    }
+    out.assign(text);
+    return true;
+}
+
+using Setter = std::function<bool(std::string_view, Config&, std::string&)>;
+
+const std::map<std::string, Setter, std::less<>>& setters()
+{
+    static const std::map<std::string, Setter, std::less<>> table = {
+        {"socket",
+         [](std::string_view v, Config& c, std::string& m) {
+             // sockaddr_un holds 108 bytes including the terminating NUL.
+             if (v.size() > 107) {
+                 m = "socket path is longer than 107 bytes";
+                 return false;
+             }
+             return parse_path(v, c.socket_path, m);
+         }},
+        {"database",
+         [](std::string_view v, Config& c, std::string& m) {
+             return parse_path(v, c.database_path, m);
+         }},
+        {"totp_window",
+         [](std::string_view v, Config& c, std::string& m) {
+             std::uint64_t n = 0;
+             if (!parse_number(v, 0, 10, n, m))
+                 return false;
+             c.totp_window = static_cast<unsigned>(n);
+             return true;
+         }},
+        {"enrolment_timeout",
+         [](std::string_view v, Config& c, std::string& m) {
+             std::uint64_t n = 0;
+             if (!parse_number(v, 60, 86400, n, m))
+                 return false;
+             c.enrolment_timeout = std::chrono::seconds(n);
+             return true;
+         }},
+        {"issuer",
+         [](std::string_view v, Config& c, std::string& m) {
+             if (v.size() > 64 || v.find_first_of(":\"") != std::string_view::npos) {
+                 m = "issuer must be at most 64 characters without ':' or '\"'";
+                 return false;
+             }
+             c.issuer.assign(v);
+             return true;
+         }},
+        {"auth_proof_lifetime",
+         [](std::string_view v, Config& c, std::string& m) {
+             std::uint64_t n = 0;
+             if (!parse_number(v, 5, 3600, n, m))
+                 return false;
+             c.auth_proof_lifetime = std::chrono::seconds(n);
+             return true;
+         }},
+    };
+    return table;
+}
+
+}  // namespace
+
+ConfigResult parse_config(const std::string& text, const std::string& file_name)
+{
+    ConfigResult result;
+    std::istringstream lines(text);
+    std::string raw;
+    unsigned number = 0;
+
+    while (std::getline(lines, raw)) {
+        ++number;
+        const std::string_view line = trim(raw);
+        if (line.empty() || line.front() == '#')
+            continue;
+
+        const auto equals = line.find('=');
+        if (equals == std::string_view::npos) {
+            result.errors.push_back({file_name, number, "expected `key = value`"});
+            continue;
+        }
+        const std::string_view key = trim(line.substr(0, equals));
+        const std::string_view value = trim(line.substr(equals + 1));
+
+        const auto& table = setters();
+        const auto setter = table.find(key);
+        if (setter == table.end()) {
+            result.errors.push_back(
+                {file_name, number, "unknown key `" + std::string(key.substr(0, 40)) + "`"});
+            continue;
+        }
+        std::string message;
+        if (!setter->second(value, result.config, message))
+            result.errors.push_back({file_name, number, std::string(key) + ": " + message});
+    }
+    return result;
+}
+
+ConfigResult load_config(const std::string& path, bool must_exist)
+{
+    std::ifstream file(path);
+    if (!file) {
+        ConfigResult result;
+        if (must_exist || errno != ENOENT)
+            result.errors.push_back({path, 0, std::strerror(errno)});
+        return result;
+    }
+    std::ostringstream text;
+    text << file.rdbuf();
+    return parse_config(text.str(), path);
+}
+
+std::string to_string(const ConfigError& error)
+{
+    if (error.line == 0)
+        return error.file + ": " + error.message;
+    return error.file + ":" + std::to_string(error.line) + ": " + error.message;
+}
+
+}  // namespace fotoauthd

@@ -1,0 +1,120 @@
+#include "log.hpp"
+
+#include <systemd/sd-journal.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <algorithm>
+#include <cstdlib>
+#include <vector>
+
+namespace fotoauthd::log {
+
+namespace {
+
+bool g_journal = false;
+bool g_debug = false;
+
+// True when stderr is the stream journald gave us (systemd sets JOURNAL_STREAM=dev:inode).
+bool stderr_is_journal()
+{
+    const char* stream = std::getenv("JOURNAL_STREAM");
+    if (!stream)
+        return false;
+    struct stat st {};
+    if (fstat(STDERR_FILENO, &st) < 0)
+        return false;
+    const std::string expected =
+        std::to_string(st.st_dev) + ":" + std::to_string(st.st_ino);
+    return expected == stream;
+}
+
+const char* level_name(Level level)
+{
+    switch (level) {
+    case Level::Error: return "error";
+    case Level::Warning: return "warning";
+    case Level::Notice: return "notice";
+    case Level::Info: return "info";
+    case Level::Debug: return "debug";
+    }
+    return "?";
+}
+
+void send_to_journal(Level level, std::string_view text, std::string_view event,
+                     std::initializer_list<Field> fields)
+{
+    std::vector<std::string> items;
+    items.reserve(fields.size() + 3);
+    items.push_back("MESSAGE=" + std::string(text));
+    items.push_back("PRIORITY=" + std::to_string(static_cast<int>(level)));
+    if (!event.empty())
+        items.push_back("FOTOSTUDIO_EVENT=" + std::string(event));
+    for (const auto& field : fields)
+        items.push_back(std::string(field.key) + "=" + field.value);
+
+    std::vector<iovec> vector;
+    vector.reserve(items.size());
+    for (auto& item : items)
+        vector.push_back(iovec{item.data(), item.size()});
+    (void)sd_journal_sendv(vector.data(), static_cast<int>(vector.size()));
+}
+
+void send_to_stderr(Level level, std::string_view text, std::string_view event,
+                    std::initializer_list<Field> fields)
+{
+    std::string line = level_name(level);
+    line += ": ";
+    line += text;
+    if (!event.empty())
+        line += " FOTOSTUDIO_EVENT=" + std::string(event);
+    for (const auto& field : fields)
+        line += " " + std::string(field.key) + "=" + field.value;
+    line += '\n';
+    (void)std::fwrite(line.data(), 1, line.size(), stderr);
+    (void)std::fflush(stderr);
+}
+
+void emit(Level level, std::string_view text, std::string_view event,
+          std::initializer_list<Field> fields)
+{
+    if (level == Level::Debug && !g_debug)
+        return;
+    if (g_journal)
+        send_to_journal(level, text, event, fields);
+    else
+        send_to_stderr(level, text, event, fields);
+}
+
+}  // namespace
+
+void init(bool debug)
+{
+    g_journal = stderr_is_journal();
+    g_debug = debug;
+}
+
+void write(Level level, std::string_view text, std::initializer_list<Field> fields)
+{
+    emit(level, text, {}, fields);
+}
+
+void audit(std::string_view event, std::string_view text, std::initializer_list<Field> fields)
+{
+    emit(Level::Notice, text, event, fields);
+}
+
+std::string printable(std::string_view text, std::size_t limit)
+{
+    std::string out;
+    out.reserve(std::min(text.size(), limit));
+    for (char c : text.substr(0, limit))
+        out += (c >= 0x20 && c < 0x7f) ? c : '?';
+    if (text.size() > limit)
+        out += "...";
+    return out;
+}
+
+}  // namespace fotoauthd::log

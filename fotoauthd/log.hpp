@@ -1,0 +1,48 @@
+// Logging: to the journal with structured fields when stderr is connected to journald, else one
+// line per entry on stderr. Security events go through audit(), which always carries the event
+// name in the field FOTOSTUDIO_EVENT so that they can be filtered. Never pass a code, a secret
+// or a user name that did not resolve; pass text a client sent only through printable().
+#pragma once
+
+#include <initializer_list>
+#include <string>
+#include <string_view>
+
+namespace fotoauthd::log {
+
+enum class Level { Error = 3, Warning = 4, Notice = 5, Info = 6, Debug = 7 };
+
+struct Field {
+    std::string_view key;    // upper case, journal field name rules
+    std::string value;
+};
+
+void init(bool debug);
+
+void write(Level level, std::string_view text, std::initializer_list<Field> fields = {});
+
+inline void error(std::string_view text, std::initializer_list<Field> fields = {})
+{
+    write(Level::Error, text, fields);
+}
+inline void warning(std::string_view text, std::initializer_list<Field> fields = {})
+{
+    write(Level::Warning, text, fields);
+}
+inline void info(std::string_view text, std::initializer_list<Field> fields = {})
+{
+    write(Level::Info, text, fields);
+}
+inline void debug(std::string_view text, std::initializer_list<Field> fields = {})
+{
+    write(Level::Debug, text, fields);
+}
+
+// A security event (MFA enabled, recovery code used, ...), logged at notice level.
+void audit(std::string_view event, std::string_view text, std::initializer_list<Field> fields);
+
+// Client-supplied text made safe for a log line: at most `limit` bytes, anything outside
+// printable ASCII replaced by '?'.
+std::string printable(std::string_view text, std::size_t limit = 64);
+
+}  // namespace fotoauthd::log

@@ -1,0 +1,106 @@
+// fotoauthd: the privileged daemon that owns every secret and decides every login.
+#include "authenticator.hpp"
+#include "build_config.hpp"
+#include "config.hpp"
+#include "log.hpp"
+#include "server.hpp"
+#include "sqlite_store.hpp"
+#include "totp.hpp"
+#include "user_directory.hpp"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstring>
+#include <exception>
+#include <string>
+
+namespace {
+
+struct Arguments {
+    std::string config_path = FOTOSTUDIO_DEFAULT_CONFIG;
+    bool config_given = false;
+    bool check_only = false;
+    bool debug = false;
+};
+
+void print_usage(FILE* out)
+{
+    std::fprintf(out,
+                 "Usage: fotoauthd [--config PATH] [--check-config] [--debug]\n"
+                 "\n"
+                 "The fotostudio-auth daemon. Runs in the foreground; logs to the journal when\n"
+                 "started by systemd, else to standard error.\n"
+                 "\n"
+                 "  --config PATH    configuration file (default %s)\n"
+                 "  --check-config   report configuration errors and exit\n"
+                 "  --debug          log debug messages\n"
+                 "  --version        print the version and exit\n",
+                 FOTOSTUDIO_DEFAULT_CONFIG);
+}
+
+// Returns -1 to go on, else the exit status.
+int parse_arguments(int argc, char** argv, Arguments& arguments)
+{
+    for (int i = 1; i < argc; ++i) {
+        const std::string argument = argv[i];
+        if (argument == "--config" && i + 1 < argc) {
+            arguments.config_path = argv[++i];
+            arguments.config_given = true;
+        } else if (argument == "--check-config") {
+            arguments.check_only = true;
+        } else if (argument == "--debug") {
+            arguments.debug = true;
+        } else if (argument == "--version") {
+            std::printf("fotoauthd %s\n", FOTOSTUDIO_VERSION);
+            return 0;
+        } else if (argument == "--help" || argument == "-h") {
+            print_usage(stdout);
+            return 0;
+        } else {
+            std::fprintf(stderr, "fotoauthd: unknown argument '%s'\n", argv[i]);
+            print_usage(stderr);
+            return 2;
+        }
+    }
+    return -1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv)
+{
+    Arguments arguments;
+    if (const int status = parse_arguments(argc, argv, arguments); status >= 0)
+        return status;
+
+    fotoauthd::log::init(arguments.debug);
+    const auto loaded = fotoauthd::load_config(arguments.config_path, arguments.config_given);
+    for (const auto& error : loaded.errors)
+        std::fprintf(stderr, "fotoauthd: %s\n", fotoauthd::to_string(error).c_str());
+    if (!loaded.errors.empty()) {
+        std::fprintf(stderr, "fotoauthd: refusing to start with a bad configuration\n");
+        return 1;
+    }
+    if (arguments.check_only) {
+        std::printf("%s: configuration is valid\n", arguments.config_path.c_str());
+        return 0;
+    }
+
+    // Everything the daemon creates (database, journal files) is private unless chmod'ed.
+    umask(077);
+    try {
+        fotoauthd::totp::init();
+        fotoauthd::SqliteStore store(loaded.config.database_path);
+        fotoauthd::NssUserDirectory users;
+        fotoauthd::SystemClock clock;
+        fotoauthd::Authenticator authenticator(loaded.config, store, users, clock);
+        const int listen_fd = fotoauthd::open_listening_socket(loaded.config.socket_path);
+        fotoauthd::Server server(authenticator, listen_fd);
+        return server.run();
+    } catch (const std::exception& error) {
+        fotoauthd::log::error("fotoauthd cannot start", {{"ERROR", error.what()}});
+        return 1;
+    }
+}

@@ -1,0 +1,275 @@
+#include "server.hpp"
+
+#include "log.hpp"
+
+#include <systemd/sd-daemon.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <csignal>
+#include <cstring>
+#include <stdexcept>
+#include <vector>
+
+namespace fotoauthd {
+
+namespace proto = fotostudio::protocol;
+
+struct Server::Connection {
+    Server* server = nullptr;
+    int fd = -1;
+    Caller caller;
+    sd_event_source* io = nullptr;
+    sd_event_source* idle = nullptr;
+
+    ~Connection()
+    {
+        sd_event_source_disable_unref(io);
+        sd_event_source_disable_unref(idle);
+        if (fd >= 0)
+            ::close(fd);
+    }
+};
+
+namespace {
+
+std::string errno_text(int error)
+{
+    return std::strerror(error);
+}
+
+void make_parent_directory(const std::string& path)
+{
+    const auto slash = path.rfind('/');
+    if (slash == std::string::npos || slash == 0)
+        return;
+    const std::string directory = path.substr(0, slash);
+    // The socket's directory must be reachable by every user (screen lockers and fotoauthctl
+    // connect as the user); the daemon checks each peer's credentials instead.
+    if (mkdir(directory.c_str(), 0755) < 0 && errno != EEXIST)
+        throw std::runtime_error("cannot create " + directory + ": " + errno_text(errno));
+}
+
+// True when something already answers on `address`: then another fotoauthd runs there.
+bool someone_listens(const sockaddr_un& address)
+{
+    const int probe = ::socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+    if (probe < 0)
+        return false;
+    const bool answered =
+        ::connect(probe, reinterpret_cast<const sockaddr*>(&address), sizeof(address)) == 0;
+    ::close(probe);
+    return answered;
+}
+
+}  // namespace
+
+int open_listening_socket(const std::string& path)
+{
+    const int passed = sd_listen_fds(1);
+    if (passed < 0)
+        throw std::runtime_error("sd_listen_fds: " + errno_text(-passed));
+    if (passed > 1)
+        throw std::runtime_error("systemd passed more than one socket; expected one");
+    if (passed == 1) {
+        const int fd = SD_LISTEN_FDS_START;
+        if (sd_is_socket_unix(fd, SOCK_SEQPACKET, 1, nullptr, 0) <= 0)
+            throw std::runtime_error("the socket systemd passed is not a listening "
+                                     "SOCK_SEQPACKET Unix socket");
+        log::info("Using the socket passed by systemd");
+        return fd;
+    }
+
+    sockaddr_un address{};
+    address.sun_family = AF_UNIX;
+    if (path.size() >= sizeof(address.sun_path))
+        throw std::runtime_error("socket path too long: " + path);
+    std::memcpy(address.sun_path, path.c_str(), path.size() + 1);
+
+    make_parent_directory(path);
+    struct stat st {};
+    if (lstat(path.c_str(), &st) == 0) {
+        if (!S_ISSOCK(st.st_mode))
+            throw std::runtime_error(path + " exists and is not a socket; not replacing it");
+        if (someone_listens(address))
+            throw std::runtime_error("another fotoauthd already listens on " + path);
+        (void)unlink(path.c_str());
+    }
+
+    const int fd = ::socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (fd < 0)
+        throw std::runtime_error("socket: " + errno_text(errno));
+    if (::bind(fd, reinterpret_cast<const sockaddr*>(&address), sizeof(address)) < 0 ||
+        chmod(path.c_str(), 0666) < 0 || ::listen(fd, SOMAXCONN) < 0) {
+        const int error = errno;
+        ::close(fd);
+        throw std::runtime_error("cannot listen on " + path + ": " + errno_text(error));
+    }
+    return fd;
+}
+
+Server::Server(Authenticator& authenticator, int listen_fd)
+    : authenticator_(authenticator), listen_fd_(listen_fd)
+{
+    int rc = sd_event_default(&event_);
+    if (rc < 0)
+        throw std::runtime_error("sd_event_default: " + errno_text(-rc));
+
+    sigset_t mask;
+    sigemptyset(&mask);
+    sigaddset(&mask, SIGTERM);
+    sigaddset(&mask, SIGINT);
+    sigprocmask(SIG_BLOCK, &mask, nullptr);
+    // A null handler makes sd-event leave the loop when the signal arrives.
+    (void)sd_event_add_signal(event_, nullptr, SIGTERM, nullptr, nullptr);
+    (void)sd_event_add_signal(event_, nullptr, SIGINT, nullptr, nullptr);
+    signal(SIGPIPE, SIG_IGN);
+
+    rc = sd_event_add_io(event_, &listen_source_, listen_fd_, EPOLLIN, &Server::on_accept, this);
+    if (rc < 0)
+        throw std::runtime_error("sd_event_add_io: " + errno_text(-rc));
+}
+
+Server::~Server()
+{
+    connections_.clear();
+    sd_event_source_disable_unref(listen_source_);
+    sd_event_unref(event_);
+}
+
+int Server::run()
+{
+    (void)sd_notify(0, "READY=1\nSTATUS=Serving logins");
+    log::info("fotoauthd is ready");
+    const int rc = sd_event_loop(event_);
+    (void)sd_notify(0, "STOPPING=1");
+    if (rc < 0) {
+        log::error("Event loop failed", {{"ERROR", errno_text(-rc)}});
+        return 1;
+    }
+    log::info("fotoauthd stopped");
+    return 0;
+}
+
+int Server::on_accept(sd_event_source*, int, uint32_t, void* data)
+{
+    static_cast<Server*>(data)->accept_one();
+    return 0;
+}
+
+int Server::on_readable(sd_event_source*, int, uint32_t, void* data)
+{
+    auto* connection = static_cast<Connection*>(data);
+    connection->server->serve(*connection);
+    return 0;
+}
+
+int Server::on_idle(sd_event_source*, uint64_t, void* data)
+{
+    auto* connection = static_cast<Connection*>(data);
+    connection->server->close_connection(connection->fd);
+    return 0;
+}
+
+void Server::accept_one()
+{
+    const int fd = ::accept4(listen_fd_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd < 0) {
+        if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
+            log::warning("accept failed, ignoring", {{"ERROR", errno_text(errno)}});
+        return;
+    }
+    if (connections_.size() >= kMaxConnections) {
+        log::warning("Too many open connections, closing a new one");
+        ::close(fd);
+        return;
+    }
+
+    ucred peer{};
+    socklen_t length = sizeof(peer);
+    if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &peer, &length) < 0) {
+        log::warning("Cannot read the peer's credentials, closing",
+                     {{"ERROR", errno_text(errno)}});
+        ::close(fd);
+        return;
+    }
+
+    auto connection = std::make_unique<Connection>();
+    connection->server = this;
+    connection->fd = fd;
+    connection->caller = Caller{peer.uid, peer.pid};
+    const int rc = sd_event_add_io(event_, &connection->io, fd, EPOLLIN, &Server::on_readable,
+                                   connection.get());
+    if (rc < 0) {
+        log::warning("Cannot watch a new connection, closing", {{"ERROR", errno_text(-rc)}});
+        return;
+    }
+    arm_idle_timer(*connection);
+    connections_.emplace(fd, std::move(connection));
+}
+
+void Server::arm_idle_timer(Connection& connection)
+{
+    const auto usec =
+        std::chrono::duration_cast<std::chrono::microseconds>(kIdleTimeout).count();
+    if (connection.idle) {
+        (void)sd_event_source_set_time_relative(connection.idle, static_cast<uint64_t>(usec));
+        (void)sd_event_source_set_enabled(connection.idle, SD_EVENT_ONESHOT);
+        return;
+    }
+    (void)sd_event_add_time_relative(event_, &connection.idle, CLOCK_MONOTONIC,
+                                     static_cast<uint64_t>(usec), 0, &Server::on_idle,
+                                     &connection);
+}
+
+void Server::serve(Connection& connection)
+{
+    // One byte more than the largest message, so that an oversized one is seen as such.
+    std::vector<std::uint8_t> buffer(proto::kMaxMessageSize + 1);
+    const ssize_t received = ::recv(connection.fd, buffer.data(), buffer.size(), 0);
+    if (received < 0 && (errno == EAGAIN || errno == EINTR))
+        return;
+    if (received <= 0) {
+        close_connection(connection.fd);
+        return;
+    }
+
+    const auto decoded =
+        proto::decode(std::span<const std::uint8_t>(buffer.data(), static_cast<std::size_t>(received)));
+    proto::Message reply = proto::make_reply(proto::ReplyStatus::BadRequest);
+    bool keep_open = true;
+    if (!decoded.message) {
+        log::warning("Malformed request, closing the connection",
+                     {{"ERROR", std::string(proto::to_string(decoded.error))},
+                      {"PEER_UID", std::to_string(connection.caller.uid)},
+                      {"PEER_PID", std::to_string(connection.caller.pid)}});
+        reply = proto::make_reply(proto::ReplyStatus::BadRequest, proto::to_string(decoded.error));
+        keep_open = false;
+    } else {
+        reply = authenticator_.handle(connection.caller, *decoded.message);
+    }
+
+    std::vector<std::uint8_t> bytes;
+    if (!reply.encode(bytes) ||
+        ::send(connection.fd, bytes.data(), bytes.size(), MSG_DONTWAIT | MSG_NOSIGNAL) !=
+            static_cast<ssize_t>(bytes.size())) {
+        // A client that does not read its answers is not waited for.
+        keep_open = false;
+    }
+    explicit_bzero(buffer.data(), buffer.size());
+
+    if (keep_open)
+        arm_idle_timer(connection);
+    else
+        close_connection(connection.fd);
+}
+
+void Server::close_connection(int fd)
+{
+    connections_.erase(fd);
+}
+
+}  // namespace fotoauthd

@@ -1,0 +1,55 @@
+// The socket side of fotoauthd: an sd-event loop that accepts connections on the listening
+// socket, reads one bounded datagram at a time, hands decoded requests to the Authenticator and
+// sends the answer back. Single-threaded: one request is a handful of microseconds of HMAC and
+// one small SQLite transaction, so a second thread would buy contention, not speed.
+#pragma once
+
+#include "authenticator.hpp"
+
+#include <systemd/sd-event.h>
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <unordered_map>
+
+namespace fotoauthd {
+
+// The listening socket: the one systemd passed (socket activation), or one bound at `path`.
+// Returns the descriptor; throws std::runtime_error with the reason on failure.
+int open_listening_socket(const std::string& path);
+
+class Server {
+public:
+    Server(Authenticator& authenticator, int listen_fd);
+    ~Server();
+    Server(const Server&) = delete;
+    Server& operator=(const Server&) = delete;
+
+    // Runs until SIGTERM or SIGINT; returns the exit status for main().
+    int run();
+
+    // Limits that keep one misbehaving client from starving the others.
+    static constexpr std::size_t kMaxConnections = 512;
+    static constexpr std::chrono::seconds kIdleTimeout{30};
+
+private:
+    struct Connection;
+
+    static int on_accept(sd_event_source* source, int fd, uint32_t events, void* data);
+    static int on_readable(sd_event_source* source, int fd, uint32_t events, void* data);
+    static int on_idle(sd_event_source* source, uint64_t usec, void* data);
+
+    void accept_one();
+    void serve(Connection& connection);
+    void close_connection(int fd);
+    void arm_idle_timer(Connection& connection);
+
+    Authenticator& authenticator_;
+    int listen_fd_;
+    sd_event* event_ = nullptr;
+    sd_event_source* listen_source_ = nullptr;
+    std::unordered_map<int, std::unique_ptr<Connection>> connections_;
+};
+
+}  // namespace fotoauthd

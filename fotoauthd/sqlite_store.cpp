@@ -1,0 +1,415 @@
+#include "sqlite_store.hpp"
+
+#include <sqlite3.h>
+#include <sys/stat.h>
+
+#include <cerrno>
+#include <cstring>
+#include <unordered_map>
+
+namespace fotoauthd {
+
+namespace {
+
+// Each entry upgrades the schema by one version; entry i takes version i to version i + 1.
+// Never edit a released entry: add a new one.
+constexpr const char* kMigrations[] = {
+    // 0 -> 1: accounts, enrolments, recovery codes.
+    R"sql(
+    CREATE TABLE accounts (
+        id            INTEGER PRIMARY KEY,
+        name          TEXT    NOT NULL,
+        uid           INTEGER NOT NULL,
+        home_identity TEXT    NOT NULL,
+        created_at    INTEGER NOT NULL,
+        retired_at    INTEGER
+    );
+    CREATE UNIQUE INDEX accounts_current_name ON accounts(name) WHERE retired_at IS NULL;
+
+    CREATE TABLE enrolments (
+        account_id   INTEGER PRIMARY KEY REFERENCES accounts(id),
+        secret       BLOB    NOT NULL,
+        mode         TEXT    NOT NULL,
+        active_since INTEGER NOT NULL,
+        last_step    INTEGER NOT NULL
+    );
+
+    CREATE TABLE pending_enrolments (
+        account_id INTEGER PRIMARY KEY REFERENCES accounts(id),
+        secret     BLOB    NOT NULL,
+        mode       TEXT    NOT NULL,
+        created_at INTEGER NOT NULL
+    );
+
+    CREATE TABLE recovery_codes (
+        id         INTEGER PRIMARY KEY,
+        account_id INTEGER NOT NULL REFERENCES accounts(id),
+        hash       TEXT    NOT NULL,
+        created_at INTEGER NOT NULL,
+        used_at    INTEGER
+    );
+    CREATE INDEX recovery_codes_unused ON recovery_codes(account_id) WHERE used_at IS NULL;
+    )sql",
+};
+
+constexpr int kSchemaVersion = static_cast<int>(std::size(kMigrations));
+
+void ensure_private_directory(const std::string& database_path)
+{
+    const auto slash = database_path.rfind('/');
+    if (slash == std::string::npos || slash == 0)
+        return;
+    const std::string directory = database_path.substr(0, slash);
+
+    // Create missing parents the way `mkdir -p` would; only the last one must be private.
+    for (std::size_t at = 1; at != std::string::npos; at = directory.find('/', at + 1)) {
+        const std::string prefix = directory.substr(0, directory.find('/', at + 1));
+        if (mkdir(prefix.c_str(), 0755) < 0 && errno != EEXIST)
+            throw StoreError("cannot create " + prefix + ": " + std::strerror(errno));
+    }
+    if (chmod(directory.c_str(), 0700) < 0)
+        throw StoreError("cannot make " + directory + " private: " + std::strerror(errno));
+}
+
+}  // namespace
+
+// A cached prepared statement, reset and unbound when this handle goes out of scope.
+class SqliteStore::Statement {
+public:
+    Statement(sqlite3* db, sqlite3_stmt* stmt) : db_(db), stmt_(stmt) {}
+    Statement(const Statement&) = delete;
+    Statement& operator=(const Statement&) = delete;
+    ~Statement()
+    {
+        (void)sqlite3_reset(stmt_);
+        (void)sqlite3_clear_bindings(stmt_);
+    }
+
+    Statement& bind(int index, std::int64_t value)
+    {
+        check(sqlite3_bind_int64(stmt_, index, value));
+        return *this;
+    }
+    Statement& bind(int index, const std::string& value)
+    {
+        check(sqlite3_bind_text(stmt_, index, value.data(), static_cast<int>(value.size()),
+                                SQLITE_TRANSIENT));
+        return *this;
+    }
+    Statement& bind_blob(int index, const std::vector<std::uint8_t>& value)
+    {
+        check(sqlite3_bind_blob(stmt_, index, value.data(), static_cast<int>(value.size()),
+                                SQLITE_TRANSIENT));
+        return *this;
+    }
+
+    // True when a row is available, false when the statement is done.
+    bool step()
+    {
+        const int rc = sqlite3_step(stmt_);
+        if (rc == SQLITE_ROW)
+            return true;
+        if (rc == SQLITE_DONE)
+            return false;
+        throw StoreError(std::string("sqlite: ") + sqlite3_errmsg(db_));
+    }
+
+    void run()
+    {
+        while (step()) {
+        }
+    }
+
+    std::int64_t integer(int column) const { return sqlite3_column_int64(stmt_, column); }
+    bool is_null(int column) const { return sqlite3_column_type(stmt_, column) == SQLITE_NULL; }
+    std::string text(int column) const
+    {
+        const auto* data = sqlite3_column_text(stmt_, column);
+        return data ? std::string(reinterpret_cast<const char*>(data),
+                                  static_cast<std::size_t>(sqlite3_column_bytes(stmt_, column)))
+                    : std::string();
+    }
+    std::vector<std::uint8_t> blob(int column) const
+    {
+        const auto* data = static_cast<const std::uint8_t*>(sqlite3_column_blob(stmt_, column));
+        const auto size = static_cast<std::size_t>(sqlite3_column_bytes(stmt_, column));
+        return data ? std::vector<std::uint8_t>(data, data + size) : std::vector<std::uint8_t>();
+    }
+
+private:
+    void check(int rc)
+    {
+        if (rc != SQLITE_OK)
+            throw StoreError(std::string("sqlite bind: ") + sqlite3_errmsg(db_));
+    }
+
+    sqlite3* db_;
+    sqlite3_stmt* stmt_;
+};
+
+// BEGIN IMMEDIATE ... COMMIT, rolled back when left by an exception.
+class SqliteStore::Transaction {
+public:
+    explicit Transaction(SqliteStore& store) : store_(store)
+    {
+        store_.execute("BEGIN IMMEDIATE");
+    }
+    Transaction(const Transaction&) = delete;
+    Transaction& operator=(const Transaction&) = delete;
+    ~Transaction()
+    {
+        if (!done_)
+            (void)sqlite3_exec(store_.db_, "ROLLBACK", nullptr, nullptr, nullptr);
+    }
+    void commit()
+    {
+        store_.execute("COMMIT");
+        done_ = true;
+    }
+
+private:
+    SqliteStore& store_;
+    bool done_ = false;
+};
+
+SqliteStore::SqliteStore(const std::string& path)
+{
+    ensure_private_directory(path);
+
+    const int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
+    if (sqlite3_open_v2(path.c_str(), &db_, flags, nullptr) != SQLITE_OK) {
+        const std::string message = db_ ? sqlite3_errmsg(db_) : "out of memory";
+        sqlite3_close_v2(db_);
+        db_ = nullptr;
+        throw StoreError("cannot open " + path + ": " + message);
+    }
+    (void)sqlite3_extended_result_codes(db_, 1);
+    (void)sqlite3_busy_timeout(db_, 5000);
+
+    try {
+        // WAL keeps readers off the writer's back; NORMAL sync in WAL mode survives a crash of
+        // the daemon (only a power loss can take the last transactions).
+        execute("PRAGMA journal_mode = WAL");
+        execute("PRAGMA synchronous = NORMAL");
+        execute("PRAGMA foreign_keys = ON");
+        migrate();
+    } catch (...) {
+        sqlite3_close_v2(db_);
+        db_ = nullptr;
+        throw;
+    }
+}
+
+SqliteStore::~SqliteStore()
+{
+    if (!db_)
+        return;
+    for (auto& [key, stmt] : statements_)
+        (void)sqlite3_finalize(stmt);
+    (void)sqlite3_close_v2(db_);
+}
+
+int SqliteStore::schema_version()
+{
+    return kSchemaVersion;
+}
+
+SqliteStore::Statement SqliteStore::prepare(const char* sql)
+{
+    auto found = statements_.find(sql);
+    if (found == statements_.end()) {
+        sqlite3_stmt* stmt = nullptr;
+        if (sqlite3_prepare_v3(db_, sql, -1, SQLITE_PREPARE_PERSISTENT, &stmt, nullptr) !=
+            SQLITE_OK)
+            throw StoreError(std::string("sqlite prepare: ") + sqlite3_errmsg(db_));
+        found = statements_.emplace(sql, stmt).first;
+    }
+    return Statement(db_, found->second);
+}
+
+void SqliteStore::execute(const char* sql)
+{
+    char* error = nullptr;
+    if (sqlite3_exec(db_, sql, nullptr, nullptr, &error) != SQLITE_OK) {
+        const std::string message = error ? error : sqlite3_errmsg(db_);
+        sqlite3_free(error);
+        throw StoreError("sqlite: " + message);
+    }
+}
+
+void SqliteStore::migrate()
+{
+    int version = 0;
+    {
+        auto statement = prepare("PRAGMA user_version");
+        if (statement.step())
+            version = static_cast<int>(statement.integer(0));
+    }
+    if (version > kSchemaVersion)
+        throw StoreError("database schema version " + std::to_string(version) +
+                         " is newer than this fotoauthd understands (" +
+                         std::to_string(kSchemaVersion) + ")");
+
+    for (; version < kSchemaVersion; ++version) {
+        Transaction transaction(*this);
+        execute(kMigrations[version]);
+        const std::string bump = "PRAGMA user_version = " + std::to_string(version + 1);
+        execute(bump.c_str());
+        transaction.commit();
+    }
+}
+
+void SqliteStore::retire_account(std::int64_t account, std::int64_t now)
+{
+    prepare("DELETE FROM enrolments WHERE account_id = ?").bind(1, account).run();
+    prepare("DELETE FROM pending_enrolments WHERE account_id = ?").bind(1, account).run();
+    prepare("DELETE FROM recovery_codes WHERE account_id = ?").bind(1, account).run();
+    prepare("UPDATE accounts SET retired_at = ? WHERE id = ?").bind(1, now).bind(2, account).run();
+}
+
+std::optional<std::int64_t> SqliteStore::account_for(const AccountKey& key, std::int64_t now,
+                                                     bool create)
+{
+    std::optional<std::int64_t> existing;
+    bool matches = false;
+    {
+        auto statement = prepare(
+            "SELECT id, uid, home_identity FROM accounts WHERE name = ? AND retired_at IS NULL");
+        statement.bind(1, key.name);
+        if (statement.step()) {
+            existing = statement.integer(0);
+            const auto stored_uid = static_cast<uid_t>(statement.integer(1));
+            const std::string stored_home = statement.text(2);
+            // An unknown home identity on either side is no evidence of a new account: an
+            // unmounted home must not silently drop a user's enrolment.
+            const bool same_home = stored_home.empty() || key.home_identity.empty() ||
+                                   stored_home == key.home_identity;
+            matches = stored_uid == key.uid && same_home;
+        }
+    }
+    if (existing && matches)
+        return existing;
+    if (!existing && !create)
+        return std::nullopt;
+
+    Transaction transaction(*this);
+    if (existing)
+        retire_account(*existing, now);
+    std::optional<std::int64_t> created;
+    if (create) {
+        prepare("INSERT INTO accounts (name, uid, home_identity, created_at) VALUES (?, ?, ?, ?)")
+            .bind(1, key.name)
+            .bind(2, static_cast<std::int64_t>(key.uid))
+            .bind(3, key.home_identity)
+            .bind(4, now)
+            .run();
+        created = sqlite3_last_insert_rowid(db_);
+    }
+    transaction.commit();
+    return created;
+}
+
+std::optional<ActiveEnrolment> SqliteStore::active_enrolment(std::int64_t account)
+{
+    auto statement = prepare(
+        "SELECT secret, mode, active_since, last_step FROM enrolments WHERE account_id = ?");
+    statement.bind(1, account);
+    if (!statement.step())
+        return std::nullopt;
+
+    ActiveEnrolment enrolment;
+    enrolment.secret = statement.blob(0);
+    enrolment.mode = parse_mode(statement.text(1)).value_or(VerificationMode::Always);
+    enrolment.active_since = statement.integer(2);
+    enrolment.last_step = statement.integer(3);
+    return enrolment;
+}
+
+std::optional<PendingEnrolment> SqliteStore::pending_enrolment(std::int64_t account)
+{
+    auto statement =
+        prepare("SELECT secret, mode, created_at FROM pending_enrolments WHERE account_id = ?");
+    statement.bind(1, account);
+    if (!statement.step())
+        return std::nullopt;
+
+    PendingEnrolment pending;
+    pending.secret = statement.blob(0);
+    pending.mode = parse_mode(statement.text(1)).value_or(VerificationMode::Always);
+    pending.created_at = statement.integer(2);
+    return pending;
+}
+
+void SqliteStore::save_pending_enrolment(std::int64_t account, const PendingEnrolment& pending)
+{
+    prepare("INSERT OR REPLACE INTO pending_enrolments (account_id, secret, mode, created_at) "
+            "VALUES (?, ?, ?, ?)")
+        .bind(1, account)
+        .bind_blob(2, pending.secret)
+        .bind(3, std::string(to_string(pending.mode)))
+        .bind(4, pending.created_at)
+        .run();
+}
+
+void SqliteStore::delete_pending_enrolment(std::int64_t account)
+{
+    prepare("DELETE FROM pending_enrolments WHERE account_id = ?").bind(1, account).run();
+}
+
+bool SqliteStore::activate_enrolment(std::int64_t account, std::int64_t accepted_step,
+                                     const std::vector<std::string>& code_hashes,
+                                     std::int64_t now)
+{
+    Transaction transaction(*this);
+    prepare("INSERT OR REPLACE INTO enrolments (account_id, secret, mode, active_since, last_step)"
+            " SELECT account_id, secret, mode, ?, ? FROM pending_enrolments WHERE account_id = ?")
+        .bind(1, now)
+        .bind(2, accepted_step)
+        .bind(3, account)
+        .run();
+    if (sqlite3_changes(db_) != 1)
+        return false;
+
+    delete_pending_enrolment(account);
+    prepare("DELETE FROM recovery_codes WHERE account_id = ?").bind(1, account).run();
+    for (const auto& hash : code_hashes)
+        prepare("INSERT INTO recovery_codes (account_id, hash, created_at) VALUES (?, ?, ?)")
+            .bind(1, account)
+            .bind(2, hash)
+            .bind(3, now)
+            .run();
+    transaction.commit();
+    return true;
+}
+
+bool SqliteStore::advance_last_step(std::int64_t account, std::int64_t step)
+{
+    prepare("UPDATE enrolments SET last_step = ? WHERE account_id = ? AND last_step < ?")
+        .bind(1, step)
+        .bind(2, account)
+        .bind(3, step)
+        .run();
+    return sqlite3_changes(db_) == 1;
+}
+
+std::vector<StoredRecoveryCode> SqliteStore::unused_recovery_codes(std::int64_t account)
+{
+    auto statement =
+        prepare("SELECT id, hash FROM recovery_codes WHERE account_id = ? AND used_at IS NULL");
+    statement.bind(1, account);
+    std::vector<StoredRecoveryCode> codes;
+    while (statement.step())
+        codes.push_back({statement.integer(0), statement.text(1)});
+    return codes;
+}
+
+bool SqliteStore::spend_recovery_code(std::int64_t code_id, std::int64_t now)
+{
+    prepare("UPDATE recovery_codes SET used_at = ? WHERE id = ? AND used_at IS NULL")
+        .bind(1, now)
+        .bind(2, code_id)
+        .run();
+    return sqlite3_changes(db_) == 1;
+}
+
+}  // namespace fotoauthd

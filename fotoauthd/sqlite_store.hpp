@@ -1,0 +1,55 @@
+// The SQLite backend of Store: one file in WAL mode inside a directory only root can enter.
+// The schema is versioned with PRAGMA user_version and upgraded by the migrations in
+// sqlite_store.cpp, each in its own transaction.
+#pragma once
+
+#include "store.hpp"
+
+#include <memory>
+#include <string>
+#include <unordered_map>
+
+struct sqlite3;
+struct sqlite3_stmt;
+
+namespace fotoauthd {
+
+class SqliteStore final : public Store {
+public:
+    // Opens (creating if needed) the database at `path`, creating its directory with mode 0700.
+    explicit SqliteStore(const std::string& path);
+    ~SqliteStore() override;
+    SqliteStore(const SqliteStore&) = delete;
+    SqliteStore& operator=(const SqliteStore&) = delete;
+
+    // The schema version this build writes.
+    static int schema_version();
+
+    std::optional<std::int64_t> account_for(const AccountKey& key, std::int64_t now,
+                                            bool create) override;
+    std::optional<ActiveEnrolment> active_enrolment(std::int64_t account) override;
+    std::optional<PendingEnrolment> pending_enrolment(std::int64_t account) override;
+    void save_pending_enrolment(std::int64_t account, const PendingEnrolment& pending) override;
+    void delete_pending_enrolment(std::int64_t account) override;
+    bool activate_enrolment(std::int64_t account, std::int64_t accepted_step,
+                            const std::vector<std::string>& code_hashes,
+                            std::int64_t now) override;
+    bool advance_last_step(std::int64_t account, std::int64_t step) override;
+    std::vector<StoredRecoveryCode> unused_recovery_codes(std::int64_t account) override;
+    bool spend_recovery_code(std::int64_t code_id, std::int64_t now) override;
+
+private:
+    class Statement;
+    class Transaction;
+
+    Statement prepare(const char* sql);
+    void execute(const char* sql);
+    void migrate();
+    void retire_account(std::int64_t account, std::int64_t now);
+
+    sqlite3* db_ = nullptr;
+    // Prepared once and kept for the life of the connection; the key is the SQL literal.
+    std::unordered_map<const void*, sqlite3_stmt*> statements_;
+};
+
+}  // namespace fotoauthd

@@ -1,0 +1,90 @@
+// Everything fotoauthd remembers, behind a narrow interface. SQLite is the embedded default;
+// another backend (PostgreSQL, for a fleet sharing one state) implements the same calls.
+//
+// Rules every backend keeps:
+// - State hangs off an account id, never off a name or uid alone: when the name now resolves to
+//   a different uid or home directory, the old account is retired and its secrets wiped, so a
+//   re-created user never inherits them.
+// - Single use is decided by the store with a conditional update (advance_last_step,
+//   spend_recovery_code), so two logins racing with the same code cannot both win.
+// - Every call is atomic. Failures throw StoreError; callers answer InternalError (fail closed).
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace fotoauthd {
+
+class StoreError : public std::runtime_error {
+public:
+    using std::runtime_error::runtime_error;
+};
+
+struct AccountKey {
+    std::string name;
+    uid_t uid = 0;
+    std::string home_identity;
+};
+
+enum class VerificationMode { Always, NewDevice };
+
+const char* to_string(VerificationMode mode) noexcept;
+std::optional<VerificationMode> parse_mode(std::string_view text) noexcept;
+
+struct ActiveEnrolment {
+    std::vector<std::uint8_t> secret;
+    VerificationMode mode = VerificationMode::Always;
+    std::int64_t active_since = 0;
+    std::int64_t last_step = -1;  // the newest TOTP step ever accepted
+};
+
+struct PendingEnrolment {
+    std::vector<std::uint8_t> secret;
+    VerificationMode mode = VerificationMode::Always;
+    std::int64_t created_at = 0;
+};
+
+struct StoredRecoveryCode {
+    std::int64_t id = 0;
+    std::string hash;
+};
+
+class Store {
+public:
+    virtual ~Store() = default;
+
+    // The id of the account this key names. An existing account whose uid or home identity no
+    // longer matches is retired first. With `create` unset, nothing when there is none.
+    virtual std::optional<std::int64_t> account_for(const AccountKey& key, std::int64_t now,
+                                                    bool create) = 0;
+
+    virtual std::optional<ActiveEnrolment> active_enrolment(std::int64_t account) = 0;
+    virtual std::optional<PendingEnrolment> pending_enrolment(std::int64_t account) = 0;
+
+    // Replaces any pending enrolment of the account; an active one stays untouched.
+    virtual void save_pending_enrolment(std::int64_t account, const PendingEnrolment& pending) = 0;
+    virtual void delete_pending_enrolment(std::int64_t account) = 0;
+
+    // In one transaction: the pending enrolment becomes the active one, with `accepted_step` as
+    // its last used step, and `code_hashes` replace all recovery codes. False when no pending
+    // enrolment existed any more.
+    virtual bool activate_enrolment(std::int64_t account, std::int64_t accepted_step,
+                                    const std::vector<std::string>& code_hashes,
+                                    std::int64_t now) = 0;
+
+    // Records `step` as used if it is newer than the last used step. False when it was not
+    // (a replay, or a race lost to another login with the same code).
+    virtual bool advance_last_step(std::int64_t account, std::int64_t step) = 0;
+
+    virtual std::vector<StoredRecoveryCode> unused_recovery_codes(std::int64_t account) = 0;
+
+    // Marks a code used if it was unused. False when another login used it first.
+    virtual bool spend_recovery_code(std::int64_t code_id, std::int64_t now) = 0;
+};
+
+}  // namespace fotoauthd

@@ -1,0 +1,141 @@
+// The wire protocol between fotoauthd and its clients (the PAM module and fotoauthctl).
+//
+// One message is one SOCK_SEQPACKET datagram, so the kernel keeps message boundaries and no
+// length prefix is needed. Layout, all integers big-endian:
+//
+//   offset 0  2 bytes  magic "FS"
+//   offset 2  1 byte   protocol version (kVersion)
+//   offset 3  1 byte   message type (MessageType)
+//   offset 4  fields, each: 1 byte tag (Field), 2 bytes length, that many bytes of value
+//
+// A message is at most kMaxMessageSize bytes. Every message is checked in full before any of it
+// is used: size, magic, version, type, field bounds, known tags, no repeated tag, and no NUL byte
+// inside a text value. docs/protocol.md is the reference for humans.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace fotostudio::protocol {
+
+inline constexpr std::uint8_t kVersion = 1;
+inline constexpr std::size_t kMaxMessageSize = 4096;
+inline constexpr std::size_t kHeaderSize = 4;
+inline constexpr std::size_t kFieldHeaderSize = 3;
+
+// Default path of the daemon's socket; the module and the CLI accept another one as an option.
+inline constexpr std::string_view kDefaultSocketPath = "/run/fotoauthd/socket";
+
+enum class MessageType : std::uint8_t {
+    // Requests
+    AuthQuery = 1,     // does this user need a code?           user, service, rhost, tty
+    AuthVerify = 2,    // check a code typed at the prompt       user, service, rhost, tty, code
+    SessionOpen = 3,   // redeem the auth stage's nonce          user, nonce
+    EnrolBegin = 4,    // create a pending secret                user, mode
+    EnrolConfirm = 5,  // confirm it with a code from the app    user, code
+    Status = 6,        // the user's MFA state                   user
+    // The only answer
+    Reply = 64,
+};
+
+enum class Field : std::uint8_t {
+    User = 1,          // text: login name
+    Service = 2,       // text: PAM service name
+    RemoteHost = 3,    // text: PAM_RHOST as the application set it
+    Tty = 4,           // text: PAM_TTY
+    Code = 5,          // text: what the user typed at the prompt
+    Nonce = 6,         // text: proof of a passed auth stage, handed to the session stage
+    Mode = 7,          // text: "always" or "new-device"
+    ResultCode = 8,    // u8: ReplyStatus
+    Text = 9,          // text: a sentence for a human
+    Secret = 10,       // text: base32 TOTP secret (only in the EnrolBegin answer)
+    Uri = 11,          // text: otpauth:// URI (only in the EnrolBegin answer)
+    RecoveryCodes = 12,// text: the ten new codes separated by '\n' (only once, on confirmation)
+    Since = 13,        // u64: unix time when MFA became active
+    CodesLeft = 14,    // u64: unused recovery codes
+    ExpiresAt = 15,    // u64: unix time when a pending enrolment lapses
+    Enrolled = 16,     // u8: 1 when MFA is active
+    Pending = 17,      // u8: 1 when an unconfirmed enrolment exists
+};
+
+// The outcome the daemon reports; docs/pam-return-codes.md maps each to a PAM code.
+enum class ReplyStatus : std::uint8_t {
+    Ok = 0,
+    CodeRequired = 1,      // AuthQuery: enrolled, prompt for a code
+    NotEnrolled = 2,       // no active MFA for this user
+    Rejected = 3,          // wrong, replayed or malformed code; unknown or spent nonce
+    UnknownUser = 4,       // the name does not resolve to an account on this machine
+    PermissionDenied = 5,  // the peer may not act for this user
+    BadRequest = 6,        // the message was well formed but its fields are not what the type needs
+    InternalError = 7,     // the daemon failed (database, randomness); clients fail closed
+    AlreadyEnrolled = 8,   // EnrolBegin while MFA is active
+    NoPendingEnrolment = 9,// EnrolConfirm without a pending enrolment, or after it lapsed
+};
+
+std::string_view to_string(ReplyStatus status) noexcept;
+
+class Message {
+public:
+    explicit Message(MessageType type) : type_(type) {}
+
+    MessageType type() const noexcept { return type_; }
+
+    // Setters replace an existing value of the same field.
+    Message& set(Field field, std::string_view text);
+    Message& set_u64(Field field, std::uint64_t value);
+    Message& set_u8(Field field, std::uint8_t value);
+
+    // Getters return nothing when the field is absent or has the wrong width.
+    std::optional<std::string_view> get(Field field) const noexcept;
+    std::optional<std::uint64_t> get_u64(Field field) const noexcept;
+    std::optional<std::uint8_t> get_u8(Field field) const noexcept;
+    bool has(Field field) const noexcept;
+
+    // Fails (returns false) when the encoded form would exceed kMaxMessageSize.
+    bool encode(std::vector<std::uint8_t>& out) const;
+
+private:
+    struct Entry {
+        Field field;
+        std::string value;
+    };
+    const Entry* find(Field field) const noexcept;
+
+    MessageType type_;
+    std::vector<Entry> entries_;
+};
+
+enum class DecodeError {
+    None,
+    TooShort,
+    TooLong,
+    BadMagic,
+    BadVersion,
+    UnknownType,
+    TruncatedField,
+    UnknownField,
+    RepeatedField,
+    BadValue,
+};
+
+std::string_view to_string(DecodeError error) noexcept;
+
+struct Decoded {
+    std::optional<Message> message;
+    DecodeError error = DecodeError::None;
+};
+
+Decoded decode(std::span<const std::uint8_t> bytes);
+
+// Builds an answer with just a status and, optionally, a sentence for a human.
+Message make_reply(ReplyStatus status, std::string_view text = {});
+
+// The status of an answer, or nothing when the message is not a well-formed Reply.
+std::optional<ReplyStatus> reply_status(const Message& reply) noexcept;
+
+}  // namespace fotostudio::protocol

@@ -1,0 +1,69 @@
+"""Starts the real fotoauthd on a private socket and a private SQLite file, and stops it."""
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+from .paths import FOTOAUTHD
+
+
+class Daemon:
+    """A running fotoauthd. Use as a context manager; the log is kept in self.log_path."""
+
+    def __init__(self, workdir=None, extra_config=""):
+        self.dir = Path(workdir or tempfile.mkdtemp(prefix="fsauth-daemon-"))
+        os.chmod(self.dir, 0o755)
+        self.socket = self.dir / "run" / "socket"
+        self.database = self.dir / "state" / "fotoauthd.sqlite"
+        self.config = self.dir / "fotoauthd.conf"
+        self.log_path = self.dir / "fotoauthd.log"
+        self.config.write_text(
+            f"socket = {self.socket}\n"
+            f"database = {self.database}\n"
+            f"{extra_config}\n")
+        self.process = None
+
+    def start(self, timeout=10.0):
+        log = open(self.log_path, "ab")
+        self.process = subprocess.Popen([str(FOTOAUTHD), "--config", str(self.config)],
+                                        stdout=log, stderr=subprocess.STDOUT,
+                                        stdin=subprocess.DEVNULL)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.socket.exists():
+                return self
+            if self.process.poll() is not None:
+                raise RuntimeError(f"fotoauthd exited early:\n{self.log()}")
+            time.sleep(0.02)
+        raise RuntimeError(f"fotoauthd did not create its socket:\n{self.log()}")
+
+    def stop(self):
+        if self.process and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.process = None
+
+    def kill(self):
+        if self.process and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+        self.process = None
+
+    def cleanup(self):
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def log(self):
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()

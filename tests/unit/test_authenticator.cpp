@@ -1,0 +1,505 @@
+// The daemon's decisions, driven through Authenticator::handle with a real SQLite file, a fixed
+// clock and a user directory the test controls.
+#include "authenticator.hpp"
+#include "recovery_codes.hpp"
+#include "sqlite_store.hpp"
+#include "totp.hpp"
+
+#include <liboath/oath.h>
+#include <sqlite3.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <sstream>
+#include <string>
+#include <vector>
+
+// cmocka last: its fail() macro would clash with the standard library headers.
+#include "cmocka_main.hpp"
+
+namespace proto = fotostudio::protocol;
+using namespace fotoauthd;
+
+namespace {
+
+constexpr uid_t kAliceUid = 1001;
+constexpr uid_t kBobUid = 1002;
+
+class FixedClock final : public Clock {
+public:
+    std::int64_t now() const override { return value; }
+    std::int64_t value = 1'800'000'000;
+};
+
+class FakeUsers final : public UserDirectory {
+public:
+    std::optional<SystemAccount> lookup(std::string_view name) override
+    {
+        const auto found = accounts.find(std::string(name));
+        if (found == accounts.end())
+            return std::nullopt;
+        return found->second;
+    }
+    std::map<std::string, SystemAccount> accounts;
+};
+
+struct World {
+    std::filesystem::path dir;
+    Config config;
+    FixedClock clock;
+    FakeUsers users;
+    std::unique_ptr<SqliteStore> store;
+    std::unique_ptr<Authenticator> daemon;
+
+    World()
+    {
+        char pattern[] = "/tmp/fsauth-unit-XXXXXX";
+        dir = mkdtemp(pattern);
+        users.accounts["alice"] = SystemAccount{"alice", kAliceUid, "8:1:100:17.0"};
+        users.accounts["bob"] = SystemAccount{"bob", kBobUid, "8:1:101:17.0"};
+        restart();
+    }
+    ~World() { std::filesystem::remove_all(dir); }
+
+    // A new daemon on the same database, as after a restart.
+    void restart()
+    {
+        daemon.reset();
+        store.reset();
+        store = std::make_unique<SqliteStore>((dir / "state" / "db.sqlite").string());
+        daemon = std::make_unique<Authenticator>(config, *store, users, clock);
+    }
+
+    proto::Message ask(proto::Message request, uid_t peer = 0)
+    {
+        return daemon->handle(Caller{peer, 4242}, request);
+    }
+};
+
+proto::ReplyStatus status_of(const proto::Message& reply)
+{
+    const auto status = proto::reply_status(reply);
+    assert_true(status.has_value());
+    return *status;
+}
+
+proto::Message request(proto::MessageType type, const std::string& user)
+{
+    proto::Message message(type);
+    message.set(proto::Field::User, user);
+    return message;
+}
+
+std::vector<std::uint8_t> decode_base32(std::string_view text)
+{
+    char* out = nullptr;
+    size_t length = 0;
+    assert_int_equal(oath_base32_decode(text.data(), text.size(), &out, &length), OATH_OK);
+    std::vector<std::uint8_t> secret(out, out + length);
+    std::free(out);
+    return secret;
+}
+
+struct Enrolled {
+    std::vector<std::uint8_t> secret;
+    std::vector<std::string> recovery_codes;
+};
+
+std::vector<std::uint8_t> begin_enrolment(World& world, const std::string& user,
+                                          const char* mode = "always")
+{
+    auto begin = request(proto::MessageType::EnrolBegin, user);
+    begin.set(proto::Field::Mode, mode);
+    const auto reply = world.ask(begin);
+    assert_int_equal(status_of(reply), proto::ReplyStatus::Ok);
+    return decode_base32(*reply.get(proto::Field::Secret));
+}
+
+// Enrols `user`, confirming with the code of the step before the current one, so that the
+// current and next steps stay free for the test.
+Enrolled enrol(World& world, const std::string& user)
+{
+    Enrolled result;
+    result.secret = begin_enrolment(world, user);
+
+    auto confirm = request(proto::MessageType::EnrolConfirm, user);
+    const auto step = totp::step_of(world.clock.now());
+    confirm.set(proto::Field::Code, totp::code_for_step(result.secret, step - 1));
+    const auto reply = world.ask(confirm);
+    assert_int_equal(status_of(reply), proto::ReplyStatus::Ok);
+
+    std::istringstream lines(std::string(*reply.get(proto::Field::RecoveryCodes)));
+    for (std::string line; std::getline(lines, line);)
+        result.recovery_codes.push_back(line);
+    assert_int_equal(result.recovery_codes.size(), 10);
+    return result;
+}
+
+proto::ReplyStatus verify(World& world, const std::string& user, const std::string& code,
+                          uid_t peer = 0)
+{
+    auto message = request(proto::MessageType::AuthVerify, user);
+    message.set(proto::Field::Code, code);
+    message.set(proto::Field::Service, "sshd");
+    return status_of(world.ask(message, peer));
+}
+
+std::string current_code(World& world, const Enrolled& enrolled, int offset = 0)
+{
+    return totp::code_for_step(enrolled.secret, totp::step_of(world.clock.now()) + offset);
+}
+
+void an_unenrolled_user_needs_no_code(void**)
+{
+    World world;
+    assert_int_equal(status_of(world.ask(request(proto::MessageType::AuthQuery, "alice"))),
+                     proto::ReplyStatus::NotEnrolled);
+}
+
+void an_unknown_user_is_reported_as_unknown(void**)
+{
+    World world;
+    assert_int_equal(status_of(world.ask(request(proto::MessageType::AuthQuery, "mallory"))),
+                     proto::ReplyStatus::UnknownUser);
+}
+
+void an_enrolled_user_needs_a_code_and_the_right_one_passes_once(void**)
+{
+    World world;
+    const auto alice = enrol(world, "alice");
+    assert_int_equal(status_of(world.ask(request(proto::MessageType::AuthQuery, "alice"))),
+                     proto::ReplyStatus::CodeRequired);
+
+    const auto code = current_code(world, alice);
+    assert_int_equal(verify(world, "alice", code), proto::ReplyStatus::Ok);
+    assert_int_equal(verify(world, "alice", code), proto::ReplyStatus::Rejected);
+}
+
+void a_code_stays_used_after_a_daemon_restart(void**)
+{
+    World world;
+    const auto alice = enrol(world, "alice");
+    const auto code = current_code(world, alice);
+    assert_int_equal(verify(world, "alice", code), proto::ReplyStatus::Ok);
+    world.restart();
+    assert_int_equal(verify(world, "alice", code), proto::ReplyStatus::Rejected);
+}
+
+void after_a_newer_step_is_used_an_older_unused_code_is_refused(void**)
+{
+    World world;
+    const auto alice = enrol(world, "alice");
+    const auto current = current_code(world, alice);
+    const auto next = current_code(world, alice, +1);
+    assert_int_equal(verify(world, "alice", next), proto::ReplyStatus::Ok);
+    assert_int_equal(verify(world, "alice", current), proto::ReplyStatus::Rejected);
+}
+
+void the_confirming_code_cannot_also_open_a_login(void**)
+{
+    World world;
+    const auto alice = enrol(world, "alice");
+    assert_int_equal(verify(world, "alice", current_code(world, alice, -1)),
+                     proto::ReplyStatus::Rejected);
+}
+
+void a_wrong_or_malformed_code_is_rejected(void**)
+{
+    World world;
+    const auto alice = enrol(world, "alice");
+    std::string wrong = current_code(world, alice);
+    wrong[5] = wrong[5] == '0' ? '1' : '0';
+    assert_int_equal(verify(world, "alice", wrong), proto::ReplyStatus::Rejected);
+    assert_int_equal(verify(world, "alice", ""), proto::ReplyStatus::Rejected);
+    assert_int_equal(verify(world, "alice", std::string(129, '1')), proto::ReplyStatus::Rejected);
+    assert_int_equal(verify(world, "alice", " " + current_code(world, alice)),
+                     proto::ReplyStatus::Rejected);
+    // The right code is still good after all of that.
+    assert_int_equal(verify(world, "alice", current_code(world, alice)), proto::ReplyStatus::Ok);
+}
+
+void a_recovery_code_works_once_in_any_typed_form(void**)
+{
+    World world;
+    const auto alice = enrol(world, "alice");
+    std::string lower = alice.recovery_codes[3];
+    std::erase(lower, '-');
+    for (auto& c : lower)
+        c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+
+    assert_int_equal(verify(world, "alice", lower), proto::ReplyStatus::Ok);
+    assert_int_equal(verify(world, "alice", alice.recovery_codes[3]),
+                     proto::ReplyStatus::Rejected);
+    assert_int_equal(verify(world, "alice", alice.recovery_codes[4]), proto::ReplyStatus::Ok);
+
+    const auto reply = world.ask(request(proto::MessageType::Status, "alice"));
+    assert_int_equal(*reply.get_u64(proto::Field::CodesLeft), 8);
+}
+
+void another_users_recovery_code_does_not_open_an_account(void**)
+{
+    World world;
+    enrol(world, "alice");
+    const auto bob = enrol(world, "bob");
+    assert_int_equal(verify(world, "alice", bob.recovery_codes[0]), proto::ReplyStatus::Rejected);
+}
+
+void an_unconfirmed_enrolment_never_protects_logins(void**)
+{
+    World world;
+    begin_enrolment(world, "alice");
+    assert_int_equal(status_of(world.ask(request(proto::MessageType::AuthQuery, "alice"))),
+                     proto::ReplyStatus::NotEnrolled);
+    const auto reply = world.ask(request(proto::MessageType::Status, "alice"));
+    assert_int_equal(*reply.get_u8(proto::Field::Enrolled), 0);
+    assert_int_equal(*reply.get_u8(proto::Field::Pending), 1);
+}
+
+void an_enrolment_lapses_after_ten_minutes(void**)
+{
+    World world;
+    const auto secret = begin_enrolment(world, "alice");
+    world.clock.value += 600;
+
+    auto confirm = request(proto::MessageType::EnrolConfirm, "alice");
+    confirm.set(proto::Field::Code, totp::code_for_step(secret, totp::step_of(world.clock.now())));
+    assert_int_equal(status_of(world.ask(confirm)), proto::ReplyStatus::NoPendingEnrolment);
+    assert_int_equal(status_of(world.ask(request(proto::MessageType::AuthQuery, "alice"))),
+                     proto::ReplyStatus::NotEnrolled);
+}
+
+void a_wrong_confirming_code_leaves_the_enrolment_pending(void**)
+{
+    World world;
+    const auto secret = begin_enrolment(world, "alice");
+    auto confirm = request(proto::MessageType::EnrolConfirm, "alice");
+    confirm.set(proto::Field::Code, "000000");
+    const bool lucky = totp::code_for_step(secret, totp::step_of(world.clock.now())) == "000000";
+    if (!lucky)
+        assert_int_equal(status_of(world.ask(confirm)), proto::ReplyStatus::Rejected);
+    assert_int_equal(status_of(world.ask(request(proto::MessageType::AuthQuery, "alice"))),
+                     proto::ReplyStatus::NotEnrolled);
+}
+
+void an_active_enrolment_is_not_replaced_by_a_new_one(void**)
+{
+    World world;
+    enrol(world, "alice");
+    auto begin = request(proto::MessageType::EnrolBegin, "alice");
+    begin.set(proto::Field::Mode, "always");
+    assert_int_equal(status_of(world.ask(begin)), proto::ReplyStatus::AlreadyEnrolled);
+}
+
+void an_unknown_mode_is_a_bad_request(void**)
+{
+    World world;
+    auto begin = request(proto::MessageType::EnrolBegin, "alice");
+    begin.set(proto::Field::Mode, "sometimes");
+    assert_int_equal(status_of(world.ask(begin)), proto::ReplyStatus::BadRequest);
+}
+
+void status_reports_since_mode_and_codes_left(void**)
+{
+    World world;
+    auto begin = request(proto::MessageType::EnrolBegin, "alice");
+    begin.set(proto::Field::Mode, "new-device");
+    const auto secret = decode_base32(*world.ask(begin).get(proto::Field::Secret));
+    auto confirm = request(proto::MessageType::EnrolConfirm, "alice");
+    confirm.set(proto::Field::Code, totp::code_for_step(secret, totp::step_of(world.clock.now())));
+    assert_int_equal(status_of(world.ask(confirm)), proto::ReplyStatus::Ok);
+
+    const auto reply = world.ask(request(proto::MessageType::Status, "alice"));
+    assert_int_equal(*reply.get_u8(proto::Field::Enrolled), 1);
+    assert_int_equal(*reply.get_u64(proto::Field::Since), world.clock.now());
+    assert_true(*reply.get(proto::Field::Mode) == "new-device");
+    assert_int_equal(*reply.get_u64(proto::Field::CodesLeft), 10);
+}
+
+void the_uri_names_issuer_user_and_secret(void**)
+{
+    World world;
+    world.config.issuer = "Studio North";
+    world.restart();
+    auto begin = request(proto::MessageType::EnrolBegin, "alice");
+    begin.set(proto::Field::Mode, "always");
+    const auto reply = world.ask(begin);
+    const std::string uri(*reply.get(proto::Field::Uri));
+    const std::string secret(*reply.get(proto::Field::Secret));
+    assert_int_equal(secret.size(), 32);  // 160 bits in base32
+    assert_string_equal(uri.c_str(), ("otpauth://totp/Studio%20North:alice?secret=" + secret +
+                                      "&issuer=Studio%20North&algorithm=SHA1&digits=6&period=30")
+                                         .c_str());
+}
+
+void a_user_may_act_only_for_itself_and_root_for_anyone(void**)
+{
+    World world;
+    enrol(world, "alice");
+    assert_int_equal(status_of(world.ask(request(proto::MessageType::Status, "alice"), kAliceUid)),
+                     proto::ReplyStatus::Ok);
+    assert_int_equal(status_of(world.ask(request(proto::MessageType::Status, "alice"), kBobUid)),
+                     proto::ReplyStatus::PermissionDenied);
+    assert_int_equal(status_of(world.ask(request(proto::MessageType::Status, "bob"), 0)),
+                     proto::ReplyStatus::Ok);
+
+    auto begin = request(proto::MessageType::EnrolBegin, "alice");
+    begin.set(proto::Field::Mode, "always");
+    assert_int_equal(status_of(world.ask(begin, kBobUid)), proto::ReplyStatus::PermissionDenied);
+}
+
+void a_user_recreated_with_another_uid_does_not_inherit_the_secret(void**)
+{
+    World world;
+    enrol(world, "alice");
+    world.users.accounts["alice"].uid = 2001;
+    assert_int_equal(status_of(world.ask(request(proto::MessageType::AuthQuery, "alice"))),
+                     proto::ReplyStatus::NotEnrolled);
+    // Changing back does not resurrect the retired account either.
+    world.users.accounts["alice"].uid = kAliceUid;
+    assert_int_equal(status_of(world.ask(request(proto::MessageType::AuthQuery, "alice"))),
+                     proto::ReplyStatus::NotEnrolled);
+}
+
+void a_user_recreated_with_the_same_uid_and_a_new_home_does_not_inherit(void**)
+{
+    World world;
+    enrol(world, "alice");
+    world.users.accounts["alice"].home_identity = "8:1:555:99.0";
+    assert_int_equal(status_of(world.ask(request(proto::MessageType::AuthQuery, "alice"))),
+                     proto::ReplyStatus::NotEnrolled);
+}
+
+void an_unreadable_home_does_not_drop_the_enrolment(void**)
+{
+    World world;
+    enrol(world, "alice");
+    world.users.accounts["alice"].home_identity.clear();
+    assert_int_equal(status_of(world.ask(request(proto::MessageType::AuthQuery, "alice"))),
+                     proto::ReplyStatus::CodeRequired);
+}
+
+proto::Message session(const std::string& user, std::string_view nonce)
+{
+    auto message = request(proto::MessageType::SessionOpen, user);
+    message.set(proto::Field::Nonce, nonce);
+    return message;
+}
+
+void the_auth_proof_opens_one_session_of_its_own_user_before_it_expires(void**)
+{
+    World world;
+    const auto alice = enrol(world, "alice");
+    enrol(world, "bob");
+
+    auto verify_request = request(proto::MessageType::AuthVerify, "alice");
+    verify_request.set(proto::Field::Code, current_code(world, alice));
+    const auto passed = world.ask(verify_request);
+    const std::string nonce(*passed.get(proto::Field::Nonce));
+    assert_int_equal(nonce.size(), 32);
+
+    assert_int_equal(status_of(world.ask(session("bob", nonce))), proto::ReplyStatus::Rejected);
+    assert_int_equal(status_of(world.ask(session("alice", nonce))), proto::ReplyStatus::Ok);
+    assert_int_equal(status_of(world.ask(session("alice", nonce))), proto::ReplyStatus::Rejected);
+    assert_int_equal(status_of(world.ask(session("alice", "00112233"))),
+                     proto::ReplyStatus::Rejected);
+
+    verify_request.set(proto::Field::Code, current_code(world, alice, +1));
+    const std::string late(*world.ask(verify_request).get(proto::Field::Nonce));
+    world.clock.value += 121;
+    assert_int_equal(status_of(world.ask(session("alice", late))), proto::ReplyStatus::Rejected);
+}
+
+void requests_without_their_fields_are_bad_requests(void**)
+{
+    World world;
+    enrol(world, "alice");
+    assert_int_equal(status_of(world.ask(proto::Message(proto::MessageType::AuthQuery))),
+                     proto::ReplyStatus::BadRequest);
+    assert_int_equal(status_of(world.ask(request(proto::MessageType::AuthVerify, "alice"))),
+                     proto::ReplyStatus::BadRequest);
+    assert_int_equal(status_of(world.ask(request(proto::MessageType::SessionOpen, "alice"))),
+                     proto::ReplyStatus::BadRequest);
+    assert_int_equal(status_of(world.ask(request(proto::MessageType::Reply, "alice"))),
+                     proto::ReplyStatus::BadRequest);
+}
+
+void a_broken_database_answers_internal_error_never_success(void**)
+{
+    World world;
+    const auto alice = enrol(world, "alice");
+    // Another process drops the table under the daemon's feet.
+    sqlite3* db = nullptr;
+    assert_int_equal(sqlite3_open((world.dir / "state" / "db.sqlite").c_str(), &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db, "DROP TABLE enrolments", nullptr, nullptr, nullptr),
+                     SQLITE_OK);
+    sqlite3_close(db);
+    assert_int_equal(verify(world, "alice", current_code(world, alice)),
+                     proto::ReplyStatus::InternalError);
+}
+
+void the_database_directory_is_private_and_the_schema_versioned(void**)
+{
+    World world;
+    struct stat st {};
+    assert_int_equal(stat((world.dir / "state").c_str(), &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0700);
+
+    world.store.reset();
+    world.daemon.reset();
+    sqlite3* db = nullptr;
+    assert_int_equal(sqlite3_open((world.dir / "state" / "db.sqlite").c_str(), &db), SQLITE_OK);
+    sqlite3_stmt* stmt = nullptr;
+    sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &stmt, nullptr);
+    assert_int_equal(sqlite3_step(stmt), SQLITE_ROW);
+    assert_int_equal(sqlite3_column_int(stmt, 0), SqliteStore::schema_version());
+    sqlite3_finalize(stmt);
+    // A database from a newer release is refused rather than misread.
+    assert_int_equal(sqlite3_exec(db, "PRAGMA user_version = 99", nullptr, nullptr, nullptr),
+                     SQLITE_OK);
+    sqlite3_close(db);
+    bool refused = false;
+    try {
+        SqliteStore newer((world.dir / "state" / "db.sqlite").string());
+    } catch (const StoreError&) {
+        refused = true;
+    }
+    assert_true(refused);
+}
+
+}  // namespace
+
+int main()
+{
+    totp::init();
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(an_unenrolled_user_needs_no_code),
+        cmocka_unit_test(an_unknown_user_is_reported_as_unknown),
+        cmocka_unit_test(an_enrolled_user_needs_a_code_and_the_right_one_passes_once),
+        cmocka_unit_test(a_code_stays_used_after_a_daemon_restart),
+        cmocka_unit_test(after_a_newer_step_is_used_an_older_unused_code_is_refused),
+        cmocka_unit_test(the_confirming_code_cannot_also_open_a_login),
+        cmocka_unit_test(a_wrong_or_malformed_code_is_rejected),
+        cmocka_unit_test(a_recovery_code_works_once_in_any_typed_form),
+        cmocka_unit_test(another_users_recovery_code_does_not_open_an_account),
+        cmocka_unit_test(an_unconfirmed_enrolment_never_protects_logins),
+        cmocka_unit_test(an_enrolment_lapses_after_ten_minutes),
+        cmocka_unit_test(a_wrong_confirming_code_leaves_the_enrolment_pending),
+        cmocka_unit_test(an_active_enrolment_is_not_replaced_by_a_new_one),
+        cmocka_unit_test(an_unknown_mode_is_a_bad_request),
+        cmocka_unit_test(status_reports_since_mode_and_codes_left),
+        cmocka_unit_test(the_uri_names_issuer_user_and_secret),
+        cmocka_unit_test(a_user_may_act_only_for_itself_and_root_for_anyone),
+        cmocka_unit_test(a_user_recreated_with_another_uid_does_not_inherit_the_secret),
+        cmocka_unit_test(a_user_recreated_with_the_same_uid_and_a_new_home_does_not_inherit),
+        cmocka_unit_test(an_unreadable_home_does_not_drop_the_enrolment),
+        cmocka_unit_test(the_auth_proof_opens_one_session_of_its_own_user_before_it_expires),
+        cmocka_unit_test(requests_without_their_fields_are_bad_requests),
+        cmocka_unit_test(a_broken_database_answers_internal_error_never_success),
+        cmocka_unit_test(the_database_directory_is_private_and_the_schema_versioned),
+    };
+    return cmocka_run_group_tests_name("authenticator", tests, nullptr, nullptr);
+}
