@@ -1,0 +1,46 @@
+# shellcheck shell=bash disable=SC2034  # the arrays are used by the scripts that source this
+# The Debian packages that fotostudio-auth needs, in one place: scripts/install.sh sources this
+# file for the build, scripts/test.sh for the build and all the tests. Sourcing it only defines
+# names; it installs nothing.
+
+# Building the daemon, the PAM module and the CLI.
+FOTOSTUDIO_BUILD_PACKAGES=(
+    meson
+    ninja-build
+    pkg-config
+    g++
+    libpam0g-dev
+    liboath-dev
+    libsystemd-dev
+    libsqlite3-dev
+    libqrencode-dev
+    libcrypt-dev
+)
+
+# Building and running the tests besides.
+FOTOSTUDIO_TEST_PACKAGES=(
+    libcmocka-dev       # unit tests
+    libpam-wrapper      # integration: the real libpam against private service files
+    oathtool            # codes from an independent TOTP implementation
+    sqlite3
+    python3-pexpect
+    python3-pytest
+    openssh-server      # end-to-end: a private sshd
+    openssh-client
+    iproute2
+    procps
+    passwd              # useradd, chpasswd: the test users
+)
+
+FOTOSTUDIO_ALL_PACKAGES=("${FOTOSTUDIO_BUILD_PACKAGES[@]}" "${FOTOSTUDIO_TEST_PACKAGES[@]}")
+
+# Prints the packages among the arguments that are not installed, one per line.
+fotostudio_missing_packages() {
+    local package status
+    for package in "$@"; do
+        status=$(dpkg-query -W -f='${db:Status-Status}' "$package" 2>/dev/null)
+        if [[ $status != installed ]]; then
+            printf '%s\n' "$package"
+        fi
+    done
+}
