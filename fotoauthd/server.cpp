@@ -49,8 +49,13 @@ void make_parent_directory(const std::string& path)
     const std::string directory = path.substr(0, slash);
     // The socket's directory must be reachable by every user (screen lockers and fotoauthctl
     // connect as the user); the daemon checks each peer's credentials instead.
-    if (mkdir(directory.c_str(), 0755) < 0 && errno != EEXIST)
+    if (mkdir(directory.c_str(), 0755) == 0) {
+        // The daemon's umask is 077; the mode asked of mkdir is cut by it, so set it again.
+        if (chmod(directory.c_str(), 0755) < 0)
+            throw std::runtime_error("cannot open up " + directory + ": " + errno_text(errno));
+    } else if (errno != EEXIST) {
         throw std::runtime_error("cannot create " + directory + ": " + errno_text(errno));
+    }
 }
 
 // True when something already answers on `address`: then another fotoauthd runs there.

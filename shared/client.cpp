@@ -169,6 +169,9 @@ Outcome Connection::request(const protocol::Message& message)
 
         auto decoded = protocol::decode(
             std::span<const std::uint8_t>(buffer.data(), static_cast<std::size_t>(received)));
+        // The datagrams may carry codes or recovery codes: leave no copy in freed memory.
+        explicit_bzero(buffer.data(), buffer.size());
+        explicit_bzero(bytes.data(), bytes.size());
         if (!decoded.message)
             return fail(Failure::Garbage, std::string(protocol::to_string(decoded.error)));
         if (!protocol::reply_status(*decoded.message))

@@ -1,0 +1,58 @@
+// fotoauthctl: the command line of fotostudio-auth. Parses the command line and hands it to the
+// verb; every verb speaks to fotoauthd over its socket and never touches its database.
+#include "build_config.hpp"
+#include "exit_codes.hpp"
+#include "options.hpp"
+#include "sensitive.hpp"
+#include "terminal.hpp"
+#include "verbs.hpp"
+
+#include <cstdio>
+#include <exception>
+#include <string>
+#include <vector>
+
+namespace {
+
+using namespace fotostudio::ctl;
+
+int run(const Invocation& invocation)
+{
+    switch (invocation.verb) {
+    case Verb::Help:
+        std::fwrite(help_text().data(), 1, help_text().size(), stdout);
+        return kSuccess;
+    case Verb::Version:
+        std::puts("fotoauthctl " FOTOSTUDIO_VERSION);
+        return kSuccess;
+    case Verb::MfaEnable:
+        return run_mfa_enable(invocation);
+    case Verb::Status:
+        return run_status(invocation);
+    }
+    return kUsage;
+}
+
+}  // namespace
+
+int main(int argc, char** argv)
+{
+    use_own_stdout_buffer();
+
+    const std::vector<std::string_view> args(argv + 1, argv + argc);
+    const auto parsed = parse_command_line(args);
+    if (!parsed.invocation) {
+        complain(parsed.error + " Try 'fotoauthctl --help'.");
+        return kUsage;
+    }
+
+    try {
+        const int status = run(*parsed.invocation);
+        flush_and_wipe_stdout();
+        return status;
+    } catch (const std::exception& error) {
+        // Only allocation failures and the like end up here; the verbs handle the rest.
+        complain(std::string("stopped: ") + error.what());
+        return kFailure;
+    }
+}

@@ -1,0 +1,265 @@
+#include "options.hpp"
+
+#include "format.hpp"
+
+#include <charconv>
+#include <set>
+#include <vector>
+
+namespace fotostudio::ctl {
+
+namespace {
+
+// The options that take a value; --help and --version take none.
+constexpr std::string_view kValueOptions[] = {"socket", "timeout", "user", "mode"};
+
+bool takes_value(std::string_view name) noexcept
+{
+    for (const auto option : kValueOptions)
+        if (option == name)
+            return true;
+    return false;
+}
+
+// A word the user typed, fit to be quoted back in an error message.
+std::string quoted(std::string_view word)
+{
+    return "'" + printable(word, 40) + "'";
+}
+
+std::string dashed(std::string_view name)
+{
+    return "--" + std::string(name);
+}
+
+std::optional<std::chrono::milliseconds> parse_timeout(std::string_view text) noexcept
+{
+    long long value = 0;
+    const char* end = text.data() + text.size();
+    const auto [stop, error] = std::from_chars(text.data(), end, value);
+    if (error != std::errc{} || stop != end)
+        return std::nullopt;
+    if (value < 1 || value > kMaxTimeout.count())
+        return std::nullopt;
+    return std::chrono::milliseconds(value);
+}
+
+class Parser {
+public:
+    explicit Parser(std::span<const std::string_view> args) : args_(args) {}
+
+    ParsedCommandLine run()
+    {
+        if (!read_all_words() || !choose_verb() || !check_verb_options())
+            return {std::nullopt, std::move(error_)};
+        return {std::move(invocation_), {}};
+    }
+
+private:
+    bool fail(std::string sentence)
+    {
+        error_ = std::move(sentence);
+        return false;
+    }
+
+    bool read_all_words()
+    {
+        bool options_ended = false;
+        while (next_ < args_.size()) {
+            const std::string_view word = args_[next_++];
+            if (options_ended || !word.starts_with('-') || word == "-")
+                words_.push_back(word);
+            else if (word == "--")
+                options_ended = true;
+            else if (!read_option(word))
+                return false;
+        }
+        return true;
+    }
+
+    bool read_option(std::string_view word)
+    {
+        if (word == "-h")
+            word = "--help";
+        if (!word.starts_with("--"))
+            return fail("unknown option " + quoted(word) + ".");
+
+        word.remove_prefix(2);
+        const auto equals = word.find('=');
+        const std::string_view name = word.substr(0, equals);
+        std::optional<std::string_view> value;
+        if (equals != std::string_view::npos)
+            value = word.substr(equals + 1);
+
+        if (name == "help" || name == "version")
+            return set_flag(name, value.has_value());
+        if (!takes_value(name))
+            return fail("unknown option " + quoted(dashed(name)) + ".");
+        if (!value && next_ < args_.size())
+            value = args_[next_++];
+        if (!value)
+            return fail(dashed(name) + " needs a value.");
+        return set_option(name, *value);
+    }
+
+    bool set_flag(std::string_view name, bool has_value)
+    {
+        if (has_value)
+            return fail(dashed(name) + " takes no value.");
+        (name == "help" ? help_ : version_) = true;
+        return true;
+    }
+
+    bool set_option(std::string_view name, std::string_view value)
+    {
+        if (!seen_.emplace(name).second)
+            return fail(dashed(name) + " is given twice.");
+        if (name == "socket")
+            return set_socket(value);
+        if (name == "timeout")
+            return set_timeout(value);
+        if (name == "user")
+            return set_user(value);
+        return set_mode(value);
+    }
+
+    bool set_socket(std::string_view value)
+    {
+        if (value.empty())
+            return fail("--socket needs a path.");
+        invocation_.socket_path = value;
+        return true;
+    }
+
+    bool set_timeout(std::string_view value)
+    {
+        const auto timeout = parse_timeout(value);
+        if (!timeout)
+            return fail("--timeout takes milliseconds, a whole number from 1 to " +
+                        std::to_string(kMaxTimeout.count()) + ", not " + quoted(value) + ".");
+        invocation_.timeout = *timeout;
+        return true;
+    }
+
+    bool set_user(std::string_view value)
+    {
+        if (value.empty())
+            return fail("--user needs a login name.");
+        invocation_.user = std::string(value);
+        return true;
+    }
+
+    bool set_mode(std::string_view value)
+    {
+        const auto mode = parse_mode(value);
+        if (!mode)
+            return fail("--mode is 'always' or 'new-device', not " + quoted(value) + ".");
+        invocation_.mode = mode;
+        return true;
+    }
+
+    bool choose_verb()
+    {
+        if (help_)
+            return choose(Verb::Help);
+        if (version_)
+            return choose(Verb::Version);
+        if (words_.empty())
+            return fail("no verb given.");
+
+        const std::string_view verb = words_[0];
+        if (verb == "status" || verb == "help")
+            return expect_words(1) && choose(verb == "status" ? Verb::Status : Verb::Help);
+        if (verb == "mfa")
+            return choose_mfa_verb();
+        return fail("unknown verb " + quoted(verb) + ".");
+    }
+
+    bool choose_mfa_verb()
+    {
+        if (words_.size() < 2)
+            return fail("'mfa' needs a sub-command: enable.");
+        if (words_[1] != "enable")
+            return fail("unknown 'mfa' sub-command " + quoted(words_[1]) + "; there is: enable.");
+        return expect_words(2) && choose(Verb::MfaEnable);
+    }
+
+    bool expect_words(std::size_t count)
+    {
+        if (words_.size() > count)
+            return fail("unexpected word " + quoted(words_[count]) + ".");
+        return true;
+    }
+
+    bool choose(Verb verb)
+    {
+        invocation_.verb = verb;
+        return true;
+    }
+
+    bool check_verb_options()
+    {
+        if (invocation_.verb == Verb::Help || invocation_.verb == Verb::Version)
+            return true;
+        if (invocation_.mode && invocation_.verb != Verb::MfaEnable)
+            return fail("--mode only applies to 'mfa enable'.");
+        return true;
+    }
+
+    std::span<const std::string_view> args_;
+    std::size_t next_ = 0;
+    std::vector<std::string_view> words_;
+    std::set<std::string, std::less<>> seen_;
+    bool help_ = false;
+    bool version_ = false;
+    Invocation invocation_;
+    std::string error_;
+};
+
+}  // namespace
+
+std::string_view to_string(Mode mode) noexcept
+{
+    return mode == Mode::Always ? "always" : "new-device";
+}
+
+std::optional<Mode> parse_mode(std::string_view text) noexcept
+{
+    if (text == "always")
+        return Mode::Always;
+    if (text == "new-device")
+        return Mode::NewDevice;
+    return std::nullopt;
+}
+
+ParsedCommandLine parse_command_line(std::span<const std::string_view> args)
+{
+    return Parser(args).run();
+}
+
+std::string_view help_text() noexcept
+{
+    return "Usage: fotoauthctl [OPTIONS] VERB [VERB OPTIONS]\n"
+           "\n"
+           "Manages multi-factor authentication (a code from a phone app at login).\n"
+           "\n"
+           "Verbs:\n"
+           "  mfa enable   turn MFA on: scan a QR code, confirm a code, keep recovery codes\n"
+           "  status       show whether MFA is on, its mode and the recovery codes left\n"
+           "  help         show this text\n"
+           "\n"
+           "Options:\n"
+           "  --mode MODE     'always' or 'new-device', for 'mfa enable' (asked when absent):\n"
+           "                  always: a code at every login; new-device: a code only from a\n"
+           "                  device not trusted yet, which is then remembered for 90 days\n"
+           "  --user NAME     act for the account NAME (root only; others act for themselves)\n"
+           "  --socket PATH   the socket of fotoauthd (default /run/fotoauthd/socket)\n"
+           "  --timeout MS    how long to wait for each answer of fotoauthd (default 10000)\n"
+           "  --help          show this text\n"
+           "  --version       show the version\n"
+           "\n"
+           "Exit status: 0 done, 1 refused by fotoauthd (for example a wrong code),\n"
+           "2 usage error, 3 fotoauthd unreachable or failed.\n";
+}
+
+}  // namespace fotostudio::ctl

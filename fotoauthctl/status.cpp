@@ -1,0 +1,78 @@
+// fotoauthctl status [--user NAME]: whether MFA is active, since when, in which mode, and how
+// many recovery codes are left; or how to turn it on.
+#include "daemon_request.hpp"
+#include "exit_codes.hpp"
+#include "format.hpp"
+#include "terminal.hpp"
+#include "verbs.hpp"
+
+#include <cstdio>
+
+namespace fotostudio::ctl {
+
+namespace {
+
+using protocol::Field;
+using protocol::Message;
+
+std::optional<std::string> render_active(const Message& reply)
+{
+    const auto since = reply.get_u64(Field::Since);
+    const auto mode = reply.get(Field::Mode);
+    const auto codes_left = reply.get_u64(Field::CodesLeft);
+    if (!since || !mode || !codes_left)
+        return std::nullopt;
+
+    return "MFA: active since " + format_local_time(*since) + "\n" +
+           "Verification: " + printable(*mode, 32) + "\n" +
+           "Recovery codes left: " + std::to_string(*codes_left) + "\n";
+}
+
+std::string render_inactive(const Message& reply, const TargetUser& user)
+{
+    std::string text = "MFA: not enabled\n";
+    if (reply.get_u8(Field::Pending).value_or(0) == 1)
+        text += "An enrolment is pending: it was started but not yet confirmed with a code from "
+                "the app.\n";
+    text += "To enable MFA, run: " + enable_command(user) + "\n";
+    return text;
+}
+
+}  // namespace
+
+std::optional<std::string> render_status(const Message& reply, const TargetUser& user)
+{
+    const auto enrolled = reply.get_u8(Field::Enrolled);
+    if (!enrolled || *enrolled > 1)
+        return std::nullopt;
+    if (*enrolled == 1)
+        return render_active(reply);
+    return render_inactive(reply, user);
+}
+
+int run_status(const Invocation& invocation)
+{
+    const auto target = target_user(invocation);
+    if (!target.user) {
+        complain(target.error);
+        return target.failure;
+    }
+
+    Message request(protocol::MessageType::Status);
+    request.set(Field::User, target.user->name);
+    const auto reply = ask_daemon(invocation, request);
+    if (!reply)
+        return kFailure;
+    if (status_of(*reply) != protocol::ReplyStatus::Ok)
+        return explain_answer(*reply, target.user->name);
+
+    const auto text = render_status(*reply, *target.user);
+    if (!text) {
+        complain("fotoauthd answered the status request without the fields it needs.");
+        return kFailure;
+    }
+    std::fputs(text->c_str(), stdout);
+    return kSuccess;
+}
+
+}  // namespace fotostudio::ctl
