@@ -1,0 +1,112 @@
+"""Logs in through the real OpenSSH client, typing answers at its keyboard-interactive prompts.
+
+The client runs under a pseudo-terminal (pexpect) because it reads answers from the terminal,
+the way a person types them. Every wait is bounded, and the whole transcript is kept for the
+assertion messages.
+"""
+import io
+import os
+import re
+from dataclasses import dataclass, field
+
+import pexpect
+
+SSH = "/usr/bin/ssh"
+# The remote shell expands $(id -un), so the marker only appears when a session really ran.
+REMOTE_COMMAND = "echo LOGGED-IN-$(id -un); env"
+
+PASSWORD_PROMPT = r"Password: ?"
+CODE_PROMPT = r"Verification code or recovery code: ?"
+PROMPT_TIMEOUT = 30
+SESSION_TIMEOUT = 30
+
+
+@dataclass
+class Login:
+    user: str
+    exit_status: int | None = None
+    prompts: list = field(default_factory=list)
+    transcript: str = ""
+
+    @property
+    def logged_in(self):
+        return re.search(rf"^LOGGED-IN-{re.escape(self.user)}$", self.transcript, re.M) is not None
+
+    @property
+    def code_prompt_shown(self):
+        return "code" in self.prompts
+
+    @property
+    def refused(self):
+        return "Permission denied" in self.transcript and not self.logged_in
+
+    def session_environment(self):
+        """The lines that `env` printed in the session, as a dict."""
+        after_marker = self.transcript.partition(f"LOGGED-IN-{self.user}\n")[2]
+        pairs = (line.split("=", 1) for line in after_marker.splitlines() if "=" in line)
+        return {name: value for name, value in pairs}
+
+    def describe(self):
+        return (f"ssh exit status {self.exit_status}, prompts {self.prompts}\n"
+                f"--- ssh transcript ---\n{self.transcript}")
+
+
+def ssh_command(port, user):
+    return [
+        "-F", "none",
+        "-o", "PreferredAuthentications=keyboard-interactive",
+        "-o", "PubkeyAuthentication=no",
+        "-o", "StrictHostKeyChecking=no",
+        "-o", "UserKnownHostsFile=/dev/null",
+        "-o", "NumberOfPasswordPrompts=1",
+        "-o", "ConnectTimeout=10",
+        "-o", "LogLevel=ERROR",
+        "-p", str(port),
+        f"{user}@127.0.0.1",
+        REMOTE_COMMAND,
+    ]
+
+
+def client_environment():
+    return {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "HOME": os.environ.get("HOME", "/root"),
+            "LANG": "C.UTF-8", "TERM": "dumb"}
+
+
+def ssh_login(port, user, password, code=None):
+    """Logs in as user; answers the password prompt, and the code prompt when it comes.
+
+    When a code prompt comes although code is None, it is answered with an empty line, and the
+    prompt is recorded, so that the test can say that it should not have come.
+    """
+    login = Login(user=user)
+    transcript = io.StringIO()
+    child = pexpect.spawn(SSH, ssh_command(port, user), env=client_environment(),
+                          encoding="utf-8", codec_errors="replace", timeout=PROMPT_TIMEOUT)
+    child.logfile_read = transcript
+    try:
+        answer_prompts(child, login, password, code)
+        child.expect(pexpect.EOF, timeout=SESSION_TIMEOUT)
+    except pexpect.TIMEOUT:
+        login.prompts.append("(timed out)")
+    finally:
+        child.close(force=True)
+        login.exit_status = child.exitstatus
+        login.transcript = transcript.getvalue().replace("\r\n", "\n")
+    return login
+
+
+def answer_prompts(child, login, password, code):
+    while True:
+        seen = child.expect([PASSWORD_PROMPT, CODE_PROMPT, pexpect.EOF])
+        if seen == 2:
+            return
+        if seen == 0:
+            login.prompts.append("password")
+            if login.prompts.count("password") > 1:
+                # NumberOfPasswordPrompts=1 should prevent this; do not loop forever.
+                child.sendline("")
+                continue
+            child.sendline(password)
+        else:
+            login.prompts.append("code")
+            child.sendline(code or "")
