@@ -264,7 +264,9 @@ void Server::serve(Connection& connection)
         // A client that does not read its answers is not waited for.
         keep_open = false;
     }
+    // Requests carry codes and answers may carry a secret or recovery codes.
     explicit_bzero(buffer.data(), buffer.size());
+    explicit_bzero(bytes.data(), bytes.size());
 
     if (keep_open)
         arm_idle_timer(connection);

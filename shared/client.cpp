@@ -136,6 +136,11 @@ Outcome Connection::request(const protocol::Message& message)
     std::vector<std::uint8_t> bytes;
     if (!message.encode(bytes))
         return fail(Failure::Io, "request too large to encode");
+    // The request may carry a code: wipe the encoded copy on every way out.
+    struct Wipe {
+        std::vector<std::uint8_t>& bytes;
+        ~Wipe() { explicit_bzero(bytes.data(), bytes.size()); }
+    } wipe{bytes};
 
     for (;;) {
         const ssize_t sent = ::send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL);
@@ -171,7 +176,6 @@ Outcome Connection::request(const protocol::Message& message)
             std::span<const std::uint8_t>(buffer.data(), static_cast<std::size_t>(received)));
         // The datagrams may carry codes or recovery codes: leave no copy in freed memory.
         explicit_bzero(buffer.data(), buffer.size());
-        explicit_bzero(bytes.data(), bytes.size());
         if (!decoded.message)
             return fail(Failure::Garbage, std::string(protocol::to_string(decoded.error)));
         if (!protocol::reply_status(*decoded.message))

@@ -1,6 +1,7 @@
 #include "protocol.hpp"
 
 #include <algorithm>
+#include <cstring>
 
 namespace fotostudio::protocol {
 
@@ -103,12 +104,20 @@ std::string_view to_string(DecodeError error) noexcept
     return "unknown decode error";
 }
 
+Message::~Message()
+{
+    for (auto& entry : entries_)
+        explicit_bzero(entry.value.data(), entry.value.size());
+}
+
 Message& Message::set(Field field, std::string_view text)
 {
     auto it = std::find_if(entries_.begin(), entries_.end(),
                            [field](const Entry& entry) { return entry.field == field; });
-    if (it != entries_.end())
+    if (it != entries_.end()) {
+        explicit_bzero(it->value.data(), it->value.size());
         it->value.assign(text);
+    }
     else
         entries_.push_back(Entry{field, std::string(text)});
     return *this;

@@ -82,6 +82,12 @@ std::string_view to_string(ReplyStatus status) noexcept;
 class Message {
 public:
     explicit Message(MessageType type) : type_(type) {}
+    Message(const Message&) = default;
+    Message(Message&&) noexcept = default;
+    Message& operator=(const Message&) = default;
+    Message& operator=(Message&&) noexcept = default;
+    // Values may be codes, secrets or recovery codes: they are wiped before the memory is freed.
+    ~Message();
 
     MessageType type() const noexcept { return type_; }
 
@@ -96,7 +102,8 @@ public:
     std::optional<std::uint8_t> get_u8(Field field) const noexcept;
     bool has(Field field) const noexcept;
 
-    // Fails (returns false) when the encoded form would exceed kMaxMessageSize.
+    // Fails (returns false) when the encoded form would exceed kMaxMessageSize. The caller wipes
+    // `out` when the message carried anything secret (client.cpp and server.cpp do).
     bool encode(std::vector<std::uint8_t>& out) const;
 
 private:

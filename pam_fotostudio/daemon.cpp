@@ -1,0 +1,62 @@
+#include "daemon.hpp"
+
+namespace fotostudio::pam {
+
+using protocol::Field;
+using protocol::Message;
+using protocol::MessageType;
+
+namespace {
+
+void describe_caller(Message& message, const Caller& caller)
+{
+    message.set(Field::User, caller.user);
+    message.set(Field::Service, caller.service);
+    if (caller.remote_host)
+        message.set(Field::RemoteHost, *caller.remote_host);
+    if (caller.tty)
+        message.set(Field::Tty, *caller.tty);
+}
+
+}  // namespace
+
+Message auth_query(const Caller& caller)
+{
+    Message message(MessageType::AuthQuery);
+    describe_caller(message, caller);
+    return message;
+}
+
+Message auth_verify(const Caller& caller, std::string_view code)
+{
+    Message message(MessageType::AuthVerify);
+    describe_caller(message, caller);
+    message.set(Field::Code, code);
+    return message;
+}
+
+Message session_open(std::string_view user, std::string_view nonce)
+{
+    Message message(MessageType::SessionOpen);
+    message.set(Field::User, user);
+    message.set(Field::Nonce, nonce);
+    return message;
+}
+
+client::Outcome exchange(const Options& options, const Message& request)
+{
+    client::Connection connection;
+    auto opened = connection.open(options.socket_path, options.trusted_uid, options.timeout);
+    if (opened.failure != client::Failure::None)
+        return opened;
+    return connection.request(request);
+}
+
+std::optional<protocol::ReplyStatus> status_of(const client::Outcome& outcome) noexcept
+{
+    if (outcome.failure != client::Failure::None || !outcome.reply)
+        return std::nullopt;
+    return protocol::reply_status(*outcome.reply);
+}
+
+}  // namespace fotostudio::pam

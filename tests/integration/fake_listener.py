@@ -1,0 +1,40 @@
+"""A stand-in for fotoauthd that misbehaves on purpose, for the failure cases the real daemon
+cannot be made to show: an answer that never comes, bytes that are not a message, a socket owned
+by the wrong account, or a status the real daemon would only send when something broke.
+
+    python3 fake_listener.py SOCKET silent        accepts connections and never answers
+    python3 fake_listener.py SOCKET HEX [HEX...]  answers the n-th connection with the n-th
+                                                  datagram (the last one repeats)
+
+Prints "ready" on stdout once it listens. Runs until killed. The test starts it as root or, to
+get a socket owned by someone else, as a test user.
+"""
+import socket
+import sys
+
+
+def main():
+    path, mode = sys.argv[1], sys.argv[2:]
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    listener.bind(path)
+    listener.listen(16)
+    print("ready", flush=True)
+
+    held = []
+    answers = [] if mode == ["silent"] else [bytes.fromhex(text) for text in mode]
+    served = 0
+    while True:
+        connection, _ = listener.accept()
+        if not answers:
+            held.append(connection)  # kept open and unread until the process is killed
+            continue
+        try:
+            connection.recv(8192)
+            connection.send(answers[min(served, len(answers) - 1)])
+        finally:
+            connection.close()
+        served += 1
+
+
+if __name__ == "__main__":
+    main()

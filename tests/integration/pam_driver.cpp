@@ -1,0 +1,247 @@
+// pam-driver: runs one PAM transaction through the real libpam, for the integration tests.
+//
+//   pam-driver --confdir DIR --service NAME --user USER [--rhost HOST] [--tty TTY]
+//              [--response TEXT]... [--null-response] [--env NAME=VALUE]...
+//              [--stage auth|session|auth+session]
+//
+// The service file is read from DIR (pam_start_confdir), never from /etc/pam.d. Each prompt,
+// echoed or not, is answered with the next --response; with --null-response every prompt gets
+// an answer whose text is NULL, as a broken application might send. --env puts a variable into
+// the PAM environment before the first stage, as the PAM environment of an earlier process would
+// (sshd's auth child hands it to the monitor). Output, one line each, on stdout:
+//
+//   prompt: TEXT                      a prompt the modules asked
+//   info: TEXT / error: TEXT          a PAM_TEXT_INFO / PAM_ERROR_MSG the modules sent
+//   auth result: PAM_XXX              what pam_authenticate returned
+//   env after auth: VALUE             FOTOSTUDIO_AUTH after it ("(unset)" when absent)
+//   env before session: VALUE         FOTOSTUDIO_AUTH before pam_open_session
+//   session result: PAM_XXX           what pam_open_session returned
+//   env after session: VALUE          FOTOSTUDIO_AUTH afterwards
+//
+// With auth+session the session is opened only when authentication succeeded, as a real
+// application does. The exit status is 0 when the transaction ran, whatever PAM decided, and
+// 2 for a usage error or when libpam could not start.
+//
+// PAM_AUTHTOK cannot be set from here: libpam lets only modules set it. A test that needs it puts
+// pam_unix.so before pam_fotostudio.so and answers pam_unix's password prompt.
+#include <security/pam_appl.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace {
+
+constexpr const char* kNonceVariable = "FOTOSTUDIO_AUTH";
+
+struct Arguments {
+    std::string confdir;
+    std::string service;
+    std::string user;
+    std::string rhost;
+    std::string tty;
+    std::vector<std::string> responses;
+    std::vector<std::string> environment;
+    bool null_response = false;
+    bool auth = true;
+    bool session = false;
+};
+
+struct Answers {
+    const Arguments* arguments;
+    std::size_t next = 0;
+};
+
+const char* pam_code_name(int code)
+{
+    switch (code) {
+    case PAM_SUCCESS: return "PAM_SUCCESS";
+    case PAM_OPEN_ERR: return "PAM_OPEN_ERR";
+    case PAM_SYMBOL_ERR: return "PAM_SYMBOL_ERR";
+    case PAM_SERVICE_ERR: return "PAM_SERVICE_ERR";
+    case PAM_SYSTEM_ERR: return "PAM_SYSTEM_ERR";
+    case PAM_BUF_ERR: return "PAM_BUF_ERR";
+    case PAM_PERM_DENIED: return "PAM_PERM_DENIED";
+    case PAM_AUTH_ERR: return "PAM_AUTH_ERR";
+    case PAM_CRED_INSUFFICIENT: return "PAM_CRED_INSUFFICIENT";
+    case PAM_AUTHINFO_UNAVAIL: return "PAM_AUTHINFO_UNAVAIL";
+    case PAM_USER_UNKNOWN: return "PAM_USER_UNKNOWN";
+    case PAM_MAXTRIES: return "PAM_MAXTRIES";
+    case PAM_NEW_AUTHTOK_REQD: return "PAM_NEW_AUTHTOK_REQD";
+    case PAM_ACCT_EXPIRED: return "PAM_ACCT_EXPIRED";
+    case PAM_SESSION_ERR: return "PAM_SESSION_ERR";
+    case PAM_CRED_UNAVAIL: return "PAM_CRED_UNAVAIL";
+    case PAM_CRED_EXPIRED: return "PAM_CRED_EXPIRED";
+    case PAM_CRED_ERR: return "PAM_CRED_ERR";
+    case PAM_NO_MODULE_DATA: return "PAM_NO_MODULE_DATA";
+    case PAM_CONV_ERR: return "PAM_CONV_ERR";
+    case PAM_AUTHTOK_ERR: return "PAM_AUTHTOK_ERR";
+    case PAM_AUTHTOK_RECOVERY_ERR: return "PAM_AUTHTOK_RECOVERY_ERR";
+    case PAM_AUTHTOK_LOCK_BUSY: return "PAM_AUTHTOK_LOCK_BUSY";
+    case PAM_AUTHTOK_DISABLE_AGING: return "PAM_AUTHTOK_DISABLE_AGING";
+    case PAM_TRY_AGAIN: return "PAM_TRY_AGAIN";
+    case PAM_IGNORE: return "PAM_IGNORE";
+    case PAM_ABORT: return "PAM_ABORT";
+    case PAM_AUTHTOK_EXPIRED: return "PAM_AUTHTOK_EXPIRED";
+    case PAM_MODULE_UNKNOWN: return "PAM_MODULE_UNKNOWN";
+    case PAM_BAD_ITEM: return "PAM_BAD_ITEM";
+    case PAM_CONV_AGAIN: return "PAM_CONV_AGAIN";
+    case PAM_INCOMPLETE: return "PAM_INCOMPLETE";
+    }
+    return "PAM_UNKNOWN_CODE";
+}
+
+void free_responses(pam_response* responses, int count)
+{
+    for (int i = 0; i < count; ++i)
+        std::free(responses[i].resp);
+    std::free(responses);
+}
+
+// Answers the prompts in order; a prompt with no --response left fails the conversation.
+int converse(int count, const pam_message** messages, pam_response** out, void* data)
+{
+    auto& answers = *static_cast<Answers*>(data);
+    auto* responses = static_cast<pam_response*>(std::calloc(count, sizeof(pam_response)));
+    if (!responses)
+        return PAM_BUF_ERR;
+
+    for (int i = 0; i < count; ++i) {
+        const pam_message& message = *messages[i];
+        switch (message.msg_style) {
+        case PAM_PROMPT_ECHO_OFF:
+        case PAM_PROMPT_ECHO_ON:
+            std::printf("prompt: %s\n", message.msg);
+            if (answers.arguments->null_response)
+                break;
+            if (answers.next >= answers.arguments->responses.size()) {
+                std::printf("prompt not answered: no --response left\n");
+                free_responses(responses, count);
+                return PAM_CONV_ERR;
+            }
+            responses[i].resp = strdup(answers.arguments->responses[answers.next++].c_str());
+            break;
+        case PAM_TEXT_INFO: std::printf("info: %s\n", message.msg); break;
+        case PAM_ERROR_MSG: std::printf("error: %s\n", message.msg); break;
+        default: free_responses(responses, count); return PAM_CONV_ERR;
+        }
+    }
+    std::fflush(stdout);
+    *out = responses;
+    return PAM_SUCCESS;
+}
+
+bool parse_stage(std::string_view stage, Arguments& arguments)
+{
+    arguments.auth = stage == "auth" || stage == "auth+session";
+    arguments.session = stage == "session" || stage == "auth+session";
+    return arguments.auth || arguments.session;
+}
+
+bool parse_arguments(int argc, char** argv, Arguments& arguments)
+{
+    for (int i = 1; i < argc; ++i) {
+        const std::string_view option = argv[i];
+        if (option == "--null-response") {
+            arguments.null_response = true;
+            continue;
+        }
+        if (i + 1 >= argc)
+            return false;
+        const char* value = argv[++i];
+        if (option == "--confdir")
+            arguments.confdir = value;
+        else if (option == "--service")
+            arguments.service = value;
+        else if (option == "--user")
+            arguments.user = value;
+        else if (option == "--rhost")
+            arguments.rhost = value;
+        else if (option == "--tty")
+            arguments.tty = value;
+        else if (option == "--response")
+            arguments.responses.emplace_back(value);
+        else if (option == "--env")
+            arguments.environment.emplace_back(value);
+        else if (option == "--stage") {
+            if (!parse_stage(value, arguments))
+                return false;
+        } else
+            return false;
+    }
+    return !arguments.confdir.empty() && !arguments.service.empty() && !arguments.user.empty();
+}
+
+void print_nonce(pam_handle_t* pamh, const char* when)
+{
+    const char* value = pam_getenv(pamh, kNonceVariable);
+    std::printf("env %s: %s\n", when, value ? value : "(unset)");
+}
+
+bool set_items(pam_handle_t* pamh, const Arguments& arguments)
+{
+    if (!arguments.rhost.empty() &&
+        pam_set_item(pamh, PAM_RHOST, arguments.rhost.c_str()) != PAM_SUCCESS)
+        return false;
+    if (!arguments.tty.empty() && pam_set_item(pamh, PAM_TTY, arguments.tty.c_str()) != PAM_SUCCESS)
+        return false;
+    for (const auto& assignment : arguments.environment) {
+        if (pam_putenv(pamh, assignment.c_str()) != PAM_SUCCESS)
+            return false;
+    }
+    return true;
+}
+
+int run(const Arguments& arguments)
+{
+    Answers answers{&arguments};
+    const pam_conv conversation{converse, &answers};
+    pam_handle_t* pamh = nullptr;
+    int status = pam_start_confdir(arguments.service.c_str(), arguments.user.c_str(), &conversation,
+                                   arguments.confdir.c_str(), &pamh);
+    if (status != PAM_SUCCESS) {
+        std::printf("pam_start_confdir failed: %s\n", pam_code_name(status));
+        return 2;
+    }
+    if (!set_items(pamh, arguments)) {
+        std::printf("cannot set PAM items or environment\n");
+        pam_end(pamh, PAM_SYSTEM_ERR);
+        return 2;
+    }
+
+    if (arguments.auth) {
+        status = pam_authenticate(pamh, 0);
+        std::printf("auth result: %s\n", pam_code_name(status));
+        print_nonce(pamh, "after auth");
+    }
+    if (arguments.session && status == PAM_SUCCESS) {
+        print_nonce(pamh, "before session");
+        status = pam_open_session(pamh, 0);
+        std::printf("session result: %s\n", pam_code_name(status));
+        print_nonce(pamh, "after session");
+        if (status == PAM_SUCCESS)
+            status = pam_close_session(pamh, 0);
+    }
+
+    pam_end(pamh, status);
+    return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv)
+{
+    std::setvbuf(stdout, nullptr, _IOLBF, 0);
+
+    Arguments arguments;
+    if (!parse_arguments(argc, argv, arguments)) {
+        std::fprintf(
+            stderr,
+            "usage: pam-driver --confdir DIR --service NAME --user USER [--rhost HOST] [--tty TTY] [--response TEXT]... [--null-response] [--env NAME=VALUE]... [--stage auth|session|auth+session]\n");
+        return 2;
+    }
+    return run(arguments);
+}
