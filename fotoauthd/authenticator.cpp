@@ -5,6 +5,7 @@
 #include "recovery_codes.hpp"
 #include "totp.hpp"
 
+#include <arpa/inet.h>
 #include <unistd.h>
 
 #include <cstring>
@@ -17,6 +18,7 @@ using fotostudio::protocol::make_reply;
 using fotostudio::protocol::Message;
 using fotostudio::protocol::MessageType;
 using fotostudio::protocol::ReplyStatus;
+using fotostudio::protocol::reply_status;
 
 namespace {
 
@@ -62,8 +64,10 @@ log::Field user_field(const SystemAccount& account)
 Authenticator::Authenticator(const Config& config, Store& store, UserDirectory& users,
                              const Clock& clock)
     : config_(config), store_(store), users_(users), clock_(clock),
-      issuer_(config.issuer.empty() ? host_name() : config.issuer)
+      issuer_(config.issuer.empty() ? host_name() : config.issuer),
+      guard_(config, store, clock)
 {
+    guard_.load_locks();
 }
 
 Message Authenticator::handle(const Caller& caller, const Message& request)
@@ -79,19 +83,38 @@ Message Authenticator::handle(const Caller& caller, const Message& request)
 
 Message Authenticator::dispatch(const Caller& caller, const Message& request)
 {
+    switch (request.type()) {
+    case MessageType::Lockouts:
+    case MessageType::Unlock:
+    case MessageType::Unblock:
+        return administer(caller, request);
+    case MessageType::Reply:
+        return make_reply(ReplyStatus::BadRequest, "not a request");
+    default:
+        break;
+    }
+
     Message refusal = make_reply(ReplyStatus::BadRequest);
     const auto target = resolve_target(caller, request, refusal);
-    if (!target)
+    if (!target) {
+        const auto status = reply_status(refusal);
+        const bool login = request.type() == MessageType::Preauth ||
+                           request.type() == MessageType::AuthQuery ||
+                           request.type() == MessageType::AuthVerify;
+        if (login && status == ReplyStatus::UnknownUser)
+            return login_of_unknown_name(caller, request, *request.get(Field::User));
         return refusal;
+    }
 
     switch (request.type()) {
-    case MessageType::AuthQuery: return auth_query(*target);
-    case MessageType::AuthVerify: return auth_verify(*target, request);
+    case MessageType::Preauth: return preauth(caller, *target, request);
+    case MessageType::AuthQuery: return auth_query(caller, *target, request);
+    case MessageType::AuthVerify: return auth_verify(caller, *target, request);
     case MessageType::SessionOpen: return session_open(*target, request);
     case MessageType::EnrolBegin: return enrol_begin(*target, request);
     case MessageType::EnrolConfirm: return enrol_confirm(*target, request);
     case MessageType::Status: return status(*target);
-    case MessageType::Reply: break;
+    default: break;
     }
     return make_reply(ReplyStatus::BadRequest, "not a request");
 }
@@ -100,10 +123,6 @@ std::optional<Authenticator::Target> Authenticator::resolve_target(const Caller&
                                                                    const Message& request,
                                                                    Message& refusal)
 {
-    if (request.type() == MessageType::Reply) {
-        refusal = make_reply(ReplyStatus::BadRequest, "not a request");
-        return std::nullopt;
-    }
     const auto name = request.get(Field::User);
     if (!name) {
         refusal = make_reply(ReplyStatus::BadRequest, "the request names no user");
@@ -132,15 +151,87 @@ std::optional<Authenticator::Target> Authenticator::resolve_target(const Caller&
     return target;
 }
 
-Message Authenticator::auth_query(const Target& target)
+Attempt Authenticator::describe_attempt(const Caller& caller, const Message& request,
+                                        std::string user, bool resolves,
+                                        std::optional<std::int64_t> account) const
+{
+    Attempt attempt;
+    attempt.user = std::move(user);
+    attempt.user_resolves = resolves;
+    attempt.account = account;
+
+    // What a caller other than root says about the source or the terminal is not believed:
+    // its attempts count under its own uid and can never block an address or the console.
+    if (caller.uid != 0) {
+        attempt.source = "uid:" + std::to_string(caller.uid);
+        attempt.source_label = attempt.source;
+        attempt.channel = "local-user";
+        return attempt;
+    }
+
+    const std::string_view rhost = request.get(Field::RemoteHost).value_or("");
+    const std::string_view tty = request.get(Field::Tty).value_or("");
+    const std::string_view auth_info = request.get(Field::AuthInfo).value_or("");
+    if (!rhost.empty()) {
+        attempt.source = source_key(rhost);
+        attempt.source_label = attempt.source;
+    }
+
+    // sshd's SSH_AUTH_INFO_0 lists the methods that passed, one per line; a first line
+    // "publickey TYPE BLOB" names the key that authenticated before keyboard-interactive.
+    const std::string_view first_line = auth_info.substr(0, auth_info.find('\n'));
+    if (first_line.substr(0, 10) == "publickey ")
+        attempt.channel = "key:" + log::printable(first_line.substr(10), 1024);
+    else if (is_console(tty, rhost))
+        attempt.channel = "console";
+    else
+        attempt.channel = "password";
+    return attempt;
+}
+
+Message Authenticator::login_of_unknown_name(const Caller& caller, const Message& request,
+                                             std::string_view name)
+{
+    // Exactly what an existing user without MFA gets, so that nothing tells the two apart.
+    if (request.type() != MessageType::Preauth)
+        return make_reply(ReplyStatus::NotEnrolled);
+    const auto attempt = describe_attempt(caller, request, log::printable(name, 256), false,
+                                          std::nullopt);
+    return answer(guard_.admit_login(attempt));
+}
+
+std::optional<std::int64_t> Authenticator::enrolled_account(const Target& target)
 {
     const auto account = store_.account_for(target.key, clock_.now(), false);
     if (account && store_.active_enrolment(*account))
-        return make_reply(ReplyStatus::CodeRequired);
-    return make_reply(ReplyStatus::NotEnrolled);
+        return account;
+    return std::nullopt;
 }
 
-Message Authenticator::auth_verify(const Target& target, const Message& request)
+Message Authenticator::preauth(const Caller& caller, const Target& target, const Message& request)
+{
+    const auto attempt = describe_attempt(caller, request, target.account.name, true,
+                                          enrolled_account(target));
+    return answer(guard_.admit_login(attempt));
+}
+
+Message Authenticator::auth_query(const Caller& caller, const Target& target,
+                                  const Message& request)
+{
+    const auto account = enrolled_account(target);
+    if (!account)
+        return make_reply(ReplyStatus::NotEnrolled);
+
+    const auto attempt = describe_attempt(caller, request, target.account.name, true, account);
+    if (const auto lock = guard_.current_lock(attempt)) {
+        guard_.count_refused(attempt);
+        return answer(*lock);
+    }
+    return make_reply(ReplyStatus::CodeRequired);
+}
+
+Message Authenticator::auth_verify(const Caller& caller, const Target& target,
+                                   const Message& request)
 {
     const auto code = request.get(Field::Code);
     if (!code)
@@ -151,8 +242,24 @@ Message Authenticator::auth_verify(const Target& target, const Message& request)
     if (!enrolment)
         return make_reply(ReplyStatus::NotEnrolled);
 
+    const auto attempt = describe_attempt(caller, request, target.account.name, true, account);
+    if (const auto verdict = guard_.admit_code(attempt); !verdict.allowed())
+        return answer(verdict);
+
     const auto service = log::printable(request.get(Field::Service).value_or(""));
     const auto rhost = log::printable(request.get(Field::RemoteHost).value_or(""));
+    const bool password_failed = request.get_u8(Field::PasswordFailed).value_or(0) == 1;
+
+    // After a failed password the code is only judged: a right one is neither used up nor
+    // counted, a wrong one counts toward the lock like any other.
+    if (password_failed) {
+        if (code->size() > kMaxCodeLength || !code_is_right(*account, *enrolment, *code))
+            guard_.record_wrong_code(attempt);
+        log::info("Login refused after a failed password",
+                  {user_field(target.account), {"SERVICE", service}, {"RHOST", rhost},
+                   {"RESULT", "rejected"}});
+        return make_reply(ReplyStatus::Rejected, "wrong password or code");
+    }
 
     bool passed = false;
     if (code->size() <= kMaxCodeLength) {
@@ -163,6 +270,7 @@ Message Authenticator::auth_verify(const Target& target, const Message& request)
     }
 
     if (!passed) {
+        guard_.record_wrong_code(attempt);
         log::info("Verification code refused",
                   {user_field(target.account), {"SERVICE", service}, {"RHOST", rhost},
                    {"RESULT", "rejected"}});
@@ -175,6 +283,23 @@ Message Authenticator::auth_verify(const Target& target, const Message& request)
     Message reply = make_reply(ReplyStatus::Ok);
     reply.set(Field::Nonce, issue_proof(*account));
     return reply;
+}
+
+bool Authenticator::code_is_right(std::int64_t account, const ActiveEnrolment& enrolment,
+                                  std::string_view code)
+{
+    if (totp::is_code_shape(code))
+        return totp::match(enrolment.secret, code, clock_.now(), config_.totp_window,
+                           enrolment.last_step)
+                   .kind == totp::MatchKind::Accepted;
+
+    const auto normalized = recovery::normalize(code);
+    if (!normalized)
+        return false;
+    for (const auto& stored : store_.unused_recovery_codes(account))
+        if (recovery::verify(*normalized, stored.hash))
+            return true;
+    return false;
 }
 
 bool Authenticator::verify_totp(std::int64_t account, const ActiveEnrolment& enrolment,
@@ -328,6 +453,73 @@ Message Authenticator::status(const Target& target)
         reply.set_u64(Field::CodesLeft, store_.unused_recovery_codes(*account).size());
     }
     return reply;
+}
+
+Message Authenticator::administer(const Caller& caller, const Message& request)
+{
+    if (caller.uid != 0) {
+        log::warning("Refused an administrative request from a user",
+                     {{"PEER_UID", std::to_string(caller.uid)},
+                      {"PEER_PID", std::to_string(caller.pid)}});
+        return make_reply(ReplyStatus::PermissionDenied, "only root may do this");
+    }
+
+    Message reply = make_reply(ReplyStatus::Ok);
+    if (request.type() == MessageType::Lockouts) {
+        std::string entries;
+        for (const auto& line : guard_.listing())
+            entries += line + "\n";
+        if (!entries.empty())
+            entries.pop_back();
+        // Keep the answer inside one message; a listing that long is cut, and says so.
+        if (entries.size() > fotostudio::protocol::kMaxMessageSize - 64) {
+            entries.resize(fotostudio::protocol::kMaxMessageSize - 64);
+            entries.resize(entries.rfind('\n') + 1);
+            entries += "truncated";
+        }
+        reply.set(Field::Entries, entries);
+        return reply;
+    }
+
+    if (request.type() == MessageType::Unblock) {
+        const std::string host(request.get(Field::RemoteHost).value_or(""));
+        in6_addr address{};
+        if (inet_pton(AF_INET, host.c_str(), &address) != 1 &&
+            inet_pton(AF_INET6, host.c_str(), &address) != 1)
+            return make_reply(ReplyStatus::BadRequest, "Unblock needs an IPv4 or IPv6 address");
+        reply.set_u64(Field::Count, guard_.unblock(source_key(host)));
+        return reply;
+    }
+
+    const auto name = request.get(Field::User);
+    if (!name)
+        return make_reply(ReplyStatus::BadRequest, "the request names no user");
+    const auto account = users_.lookup(*name);
+    if (!account)
+        return make_reply(ReplyStatus::UnknownUser, "no such user");
+    const auto id = store_.account_for(
+        AccountKey{account->name, account->uid, account->home_identity}, clock_.now(), false);
+    reply.set_u64(Field::Count, id ? guard_.unlock(*id, account->name) : 0);
+    return reply;
+}
+
+Message Authenticator::answer(const Verdict& verdict)
+{
+    switch (verdict.kind) {
+    case Verdict::Kind::Allowed:
+        return make_reply(ReplyStatus::Ok);
+    case Verdict::Kind::RateLimited: {
+        Message reply = make_reply(ReplyStatus::RateLimited, verdict.text);
+        reply.set_u64(Field::RetryAfter, static_cast<std::uint64_t>(verdict.retry_after));
+        return reply;
+    }
+    case Verdict::Kind::Locked: {
+        Message reply = make_reply(ReplyStatus::Locked, verdict.text);
+        reply.set_u64(Field::LockedUntil, static_cast<std::uint64_t>(verdict.locked_until));
+        return reply;
+    }
+    }
+    return make_reply(ReplyStatus::InternalError);
 }
 
 std::string Authenticator::otpauth_uri(const std::string& user, const std::string& secret) const

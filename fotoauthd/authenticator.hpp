@@ -3,6 +3,7 @@
 // it with a fake clock, a fake user directory and a real SQLite file.
 #pragma once
 
+#include "brute_force.hpp"
 #include "clock.hpp"
 #include "config.hpp"
 #include "protocol.hpp"
@@ -45,13 +46,17 @@ private:
     using Message = fotostudio::protocol::Message;
 
     Message dispatch(const Caller& caller, const Message& request);
+    Message administer(const Caller& caller, const Message& request);
+    Message login_of_unknown_name(const Caller& caller, const Message& request,
+                                  std::string_view name);
     // Resolves the User field and checks that the caller may act for that account; on failure
     // `refusal` holds the answer to send.
     std::optional<Target> resolve_target(const Caller& caller, const Message& request,
                                          Message& refusal);
 
-    Message auth_query(const Target& target);
-    Message auth_verify(const Target& target, const Message& request);
+    Message preauth(const Caller& caller, const Target& target, const Message& request);
+    Message auth_query(const Caller& caller, const Target& target, const Message& request);
+    Message auth_verify(const Caller& caller, const Target& target, const Message& request);
     Message session_open(const Target& target, const Message& request);
     Message enrol_begin(const Target& target, const Message& request);
     Message enrol_confirm(const Target& target, const Message& request);
@@ -60,7 +65,14 @@ private:
     bool verify_totp(std::int64_t account, const ActiveEnrolment& enrolment,
                      std::string_view code);
     bool verify_recovery_code(std::int64_t account, std::string_view code);
+    // Whether the code is right, without using it up (after a failed password).
+    bool code_is_right(std::int64_t account, const ActiveEnrolment& enrolment,
+                       std::string_view code);
+    Attempt describe_attempt(const Caller& caller, const Message& request, std::string user,
+                             bool resolves, std::optional<std::int64_t> account) const;
+    std::optional<std::int64_t> enrolled_account(const Target& target);
     std::string issue_proof(std::int64_t account);
+    static Message answer(const Verdict& verdict);
     std::string otpauth_uri(const std::string& user, const std::string& secret) const;
 
     const Config& config_;
@@ -69,6 +81,7 @@ private:
     const Clock& clock_;
     std::string issuer_;
     std::unordered_map<std::string, AuthProof> proofs_;
+    BruteForceGuard guard_;
 };
 
 }  // namespace fotoauthd

@@ -52,6 +52,28 @@ bool parse_path(std::string_view text, std::string& out, std::string& message)
 
 using Setter = std::function<bool(std::string_view, Config&, std::string&)>;
 
+Setter attempts_setter(Limit Config::*limit)
+{
+    return [limit](std::string_view v, Config& c, std::string& m) {
+        std::uint64_t n = 0;
+        if (!parse_number(v, 1, 1000000, n, m))
+            return false;
+        (c.*limit).attempts = static_cast<unsigned>(n);
+        return true;
+    };
+}
+
+Setter window_setter(Limit Config::*limit)
+{
+    return [limit](std::string_view v, Config& c, std::string& m) {
+        std::uint64_t n = 0;
+        if (!parse_number(v, 1, 86400, n, m))
+            return false;
+        (c.*limit).window = std::chrono::seconds(n);
+        return true;
+    };
+}
+
 const std::map<std::string, Setter, std::less<>>& setters()
 {
     static const std::map<std::string, Setter, std::less<>> table = {
@@ -91,6 +113,30 @@ const std::map<std::string, Setter, std::less<>>& setters()
                  return false;
              }
              c.issuer.assign(v);
+             return true;
+         }},
+        {"login_source_attempts", attempts_setter(&Config::login_per_source)},
+        {"login_source_window", window_setter(&Config::login_per_source)},
+        {"login_user_attempts", attempts_setter(&Config::login_per_user)},
+        {"login_user_window", window_setter(&Config::login_per_user)},
+        {"code_attempts", attempts_setter(&Config::wrong_codes)},
+        {"code_window", window_setter(&Config::wrong_codes)},
+        {"password_change_attempts", attempts_setter(&Config::password_changes)},
+        {"password_change_window", window_setter(&Config::password_changes)},
+        {"lock_duration",
+         [](std::string_view v, Config& c, std::string& m) {
+             std::uint64_t n = 0;
+             if (!parse_number(v, 1, 604800, n, m))
+                 return false;
+             c.lock_duration = std::chrono::seconds(n);
+             return true;
+         }},
+        {"max_tracked",
+         [](std::string_view v, Config& c, std::string& m) {
+             std::uint64_t n = 0;
+             if (!parse_number(v, 100, 10000000, n, m))
+                 return false;
+             c.max_tracked = static_cast<std::size_t>(n);
              return true;
          }},
         {"auth_proof_lifetime",

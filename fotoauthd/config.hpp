@@ -10,6 +10,12 @@
 
 namespace fotoauthd {
 
+// One rate limit: at most `attempts` within any `window`.
+struct Limit {
+    unsigned attempts = 0;
+    std::chrono::seconds window{0};
+};
+
 struct Config {
     std::string socket_path = "/run/fotoauthd/socket";
     std::string database_path = "/var/lib/fotoauthd/fotoauthd.sqlite";
@@ -21,6 +27,15 @@ struct Config {
     std::string issuer;
     // How long the session stage may redeem the proof of a passed auth stage.
     std::chrono::seconds auth_proof_lifetime{120};
+
+    // Brute-force protection (docs/brute-force.md).
+    Limit login_per_source{5, std::chrono::seconds(60)};
+    Limit login_per_user{10, std::chrono::seconds(600)};
+    Limit wrong_codes{5, std::chrono::seconds(300)};
+    Limit password_changes{10, std::chrono::seconds(600)};
+    std::chrono::seconds lock_duration{3600};
+    // How many sources and how many user names each limit tracks at most.
+    std::size_t max_tracked = 100000;
 };
 
 struct ConfigError {

@@ -96,9 +96,13 @@ int main(int argc, char** argv)
         fotoauthd::NssUserDirectory users;
         fotoauthd::SystemClock clock;
         fotoauthd::Authenticator authenticator(loaded.config, store, users, clock);
-        const int listen_fd = fotoauthd::open_listening_socket(loaded.config.socket_path);
-        fotoauthd::Server server(authenticator, listen_fd);
-        return server.run();
+        const auto listening = fotoauthd::open_listening_socket(loaded.config.socket_path);
+        fotoauthd::Server server(authenticator, listening.fd);
+        const int status = server.run();
+        // A socket file left behind would look like a running daemon to scripts that wait for it.
+        if (!listening.bound_path.empty())
+            (void)unlink(listening.bound_path.c_str());
+        return status;
     } catch (const std::exception& error) {
         fotoauthd::log::error("fotoauthd cannot start", {{"ERROR", error.what()}});
         return 1;

@@ -72,7 +72,7 @@ bool someone_listens(const sockaddr_un& address)
 
 }  // namespace
 
-int open_listening_socket(const std::string& path)
+ListeningSocket open_listening_socket(const std::string& path)
 {
     const int passed = sd_listen_fds(1);
     if (passed < 0)
@@ -85,7 +85,7 @@ int open_listening_socket(const std::string& path)
             throw std::runtime_error("the socket systemd passed is not a listening "
                                      "SOCK_SEQPACKET Unix socket");
         log::info("Using the socket passed by systemd");
-        return fd;
+        return {fd, {}};
     }
 
     sockaddr_un address{};
@@ -113,7 +113,7 @@ int open_listening_socket(const std::string& path)
         ::close(fd);
         throw std::runtime_error("cannot listen on " + path + ": " + errno_text(error));
     }
-    return fd;
+    return {fd, path};
 }
 
 Server::Server(Authenticator& authenticator, int listen_fd)

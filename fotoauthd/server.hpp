@@ -16,8 +16,12 @@
 namespace fotoauthd {
 
 // The listening socket: the one systemd passed (socket activation), or one bound at `path`.
-// Returns the descriptor; throws std::runtime_error with the reason on failure.
-int open_listening_socket(const std::string& path);
+// Throws std::runtime_error with the reason on failure.
+struct ListeningSocket {
+    int fd = -1;
+    std::string bound_path;  // set when the daemon bound it itself, and so removes it at exit
+};
+ListeningSocket open_listening_socket(const std::string& path);
 
 class Server {
 public:

@@ -50,6 +50,16 @@ constexpr const char* kMigrations[] = {
     );
     CREATE INDEX recovery_codes_unused ON recovery_codes(account_id) WHERE used_at IS NULL;
     )sql",
+    // 1 -> 2: locks after too many wrong codes, per account and channel.
+    R"sql(
+    CREATE TABLE locks (
+        account_id   INTEGER NOT NULL REFERENCES accounts(id),
+        channel      TEXT    NOT NULL,
+        locked_until INTEGER NOT NULL,
+        failures     INTEGER NOT NULL,
+        PRIMARY KEY (account_id, channel)
+    );
+    )sql",
 };
 
 constexpr int kSchemaVersion = static_cast<int>(std::size(kMigrations));
@@ -264,6 +274,7 @@ void SqliteStore::retire_account(std::int64_t account, std::int64_t now)
     prepare("DELETE FROM enrolments WHERE account_id = ?").bind(1, account).run();
     prepare("DELETE FROM pending_enrolments WHERE account_id = ?").bind(1, account).run();
     prepare("DELETE FROM recovery_codes WHERE account_id = ?").bind(1, account).run();
+    prepare("DELETE FROM locks WHERE account_id = ?").bind(1, account).run();
     prepare("UPDATE accounts SET retired_at = ? WHERE id = ?").bind(1, now).bind(2, account).run();
 }
 
@@ -410,6 +421,44 @@ bool SqliteStore::spend_recovery_code(std::int64_t code_id, std::int64_t now)
         .bind(2, code_id)
         .run();
     return sqlite3_changes(db_) == 1;
+}
+
+void SqliteStore::save_lock(const StoredLock& lock)
+{
+    prepare("INSERT OR REPLACE INTO locks (account_id, channel, locked_until, failures) "
+            "VALUES (?, ?, ?, ?)")
+        .bind(1, lock.account)
+        .bind(2, lock.channel)
+        .bind(3, lock.locked_until)
+        .bind(4, lock.failures)
+        .run();
+}
+
+std::size_t SqliteStore::delete_locks(std::int64_t account)
+{
+    prepare("DELETE FROM locks WHERE account_id = ?").bind(1, account).run();
+    return static_cast<std::size_t>(sqlite3_changes(db_));
+}
+
+void SqliteStore::delete_lock(std::int64_t account, const std::string& channel)
+{
+    prepare("DELETE FROM locks WHERE account_id = ? AND channel = ?")
+        .bind(1, account)
+        .bind(2, channel)
+        .run();
+}
+
+std::vector<StoredLock> SqliteStore::locks(std::int64_t now)
+{
+    auto statement = prepare(
+        "SELECT l.account_id, a.name, l.channel, l.locked_until, l.failures FROM locks l "
+        "JOIN accounts a ON a.id = l.account_id WHERE l.locked_until > ?");
+    statement.bind(1, now);
+    std::vector<StoredLock> out;
+    while (statement.step())
+        out.push_back({statement.integer(0), statement.text(1), statement.text(2),
+                       statement.integer(3), statement.integer(4)});
+    return out;
 }
 
 }  // namespace fotoauthd

@@ -54,6 +54,15 @@ struct StoredRecoveryCode {
     std::string hash;
 };
 
+// A lock after too many wrong codes, on one channel of an account (docs/brute-force.md).
+struct StoredLock {
+    std::int64_t account = 0;
+    std::string name;          // filled in by locks(), for listings
+    std::string channel;
+    std::int64_t locked_until = 0;  // wall-clock unix time
+    std::int64_t failures = 0;
+};
+
 class Store {
 public:
     virtual ~Store() = default;
@@ -85,6 +94,14 @@ public:
 
     // Marks a code used if it was unused. False when another login used it first.
     virtual bool spend_recovery_code(std::int64_t code_id, std::int64_t now) = 0;
+
+    // Inserts or replaces the lock of (account, channel).
+    virtual void save_lock(const StoredLock& lock) = 0;
+    // Removes every lock of the account; returns how many there were.
+    virtual std::size_t delete_locks(std::int64_t account) = 0;
+    virtual void delete_lock(std::int64_t account, const std::string& channel) = 0;
+    // Every lock still running at `now`, with the account's name.
+    virtual std::vector<StoredLock> locks(std::int64_t now) = 0;
 };
 
 }  // namespace fotoauthd

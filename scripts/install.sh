@@ -34,7 +34,7 @@ fi
 ninja -C build-release >/dev/null
 
 echo "==> Installing"
-meson install -C build-release --quiet
+meson install -C build-release --quiet >/dev/null
 install -d -m 0755 /etc/fotostudio
 if [[ ! -e /etc/fotostudio/fotoauthd.conf ]]; then
     install -m 0644 etc/fotoauthd.conf /etc/fotostudio/fotoauthd.conf
@@ -57,11 +57,16 @@ else
         --output /var/log/fotoauthd.log --exec /usr/sbin/fotoauthd
 fi
 
+# Ask the daemon itself: a socket file alone may be left over from a daemon that crashed.
+answered=no
 for _ in $(seq 50); do
-    [[ -S /run/fotoauthd/socket ]] && break
+    if /usr/bin/fotoauthctl --timeout 1000 status --user root >/dev/null 2>&1; then
+        answered=yes
+        break
+    fi
     sleep 0.1
 done
-if ! /usr/bin/fotoauthctl status --user root >/dev/null; then
+if [[ $answered != yes ]]; then
     echo "install.sh: fotoauthd does not answer; see /var/log/fotoauthd.log or journalctl -u fotoauthd" >&2
     exit 1
 fi

@@ -19,6 +19,10 @@ bool is_known_type(std::uint8_t value) noexcept
     case MessageType::EnrolBegin:
     case MessageType::EnrolConfirm:
     case MessageType::Status:
+    case MessageType::Preauth:
+    case MessageType::Lockouts:
+    case MessageType::Unlock:
+    case MessageType::Unblock:
     case MessageType::Reply:
         return true;
     }
@@ -42,14 +46,20 @@ std::optional<FieldKind> kind_of(std::uint8_t tag) noexcept
     case Field::Secret:
     case Field::Uri:
     case Field::RecoveryCodes:
+    case Field::AuthInfo:
+    case Field::Entries:
         return FieldKind::Text;
     case Field::ResultCode:
     case Field::Enrolled:
     case Field::Pending:
+    case Field::PasswordFailed:
         return FieldKind::U8;
     case Field::Since:
     case Field::CodesLeft:
     case Field::ExpiresAt:
+    case Field::RetryAfter:
+    case Field::LockedUntil:
+    case Field::Count:
         return FieldKind::U64;
     }
     return std::nullopt;
@@ -83,6 +93,8 @@ std::string_view to_string(ReplyStatus status) noexcept
     case ReplyStatus::InternalError: return "internal-error";
     case ReplyStatus::AlreadyEnrolled: return "already-enrolled";
     case ReplyStatus::NoPendingEnrolment: return "no-pending-enrolment";
+    case ReplyStatus::RateLimited: return "rate-limited";
+    case ReplyStatus::Locked: return "locked";
     }
     return "unknown-status";
 }
@@ -255,7 +267,7 @@ std::optional<ReplyStatus> reply_status(const Message& reply) noexcept
     if (reply.type() != MessageType::Reply)
         return std::nullopt;
     const auto code = reply.get_u8(Field::ResultCode);
-    if (!code || *code > static_cast<std::uint8_t>(ReplyStatus::NoPendingEnrolment))
+    if (!code || *code > static_cast<std::uint8_t>(ReplyStatus::Locked))
         return std::nullopt;
     return static_cast<ReplyStatus>(*code);
 }

@@ -39,6 +39,10 @@ enum class MessageType : std::uint8_t {
     EnrolBegin = 4,    // create a pending secret                user, mode
     EnrolConfirm = 5,  // confirm it with a code from the app    user, code
     Status = 6,        // the user's MFA state                   user
+    Preauth = 7,       // may this login attempt go on at all?  user, service, rhost, tty
+    Lockouts = 8,      // root: current locks and blocked sources (no fields)
+    Unlock = 9,        // root: lift every lock of a user        user
+    Unblock = 10,      // root: clear a source's login window    rhost
     // The only answer
     Reply = 64,
 };
@@ -61,6 +65,12 @@ enum class Field : std::uint8_t {
     ExpiresAt = 15,    // u64: unix time when a pending enrolment lapses
     Enrolled = 16,     // u8: 1 when MFA is active
     Pending = 17,      // u8: 1 when an unconfirmed enrolment exists
+    PasswordFailed = 18,  // u8: 1 when the password module before this one failed (authfail)
+    AuthInfo = 19,     // text: sshd's SSH_AUTH_INFO_0 (which key authenticated), from root only
+    RetryAfter = 20,   // u64: seconds until a rate-limited attempt may be made again
+    LockedUntil = 21,  // u64: unix time a lock ends
+    Entries = 22,      // text: Lockouts answer, one tab-separated line per lock or blocked source
+    Count = 23,        // u64: how many entries an Unlock or Unblock removed
 };
 
 // The outcome the daemon reports; docs/pam-return-codes.md maps each to a PAM code.
@@ -75,6 +85,8 @@ enum class ReplyStatus : std::uint8_t {
     InternalError = 7,     // the daemon failed (database, randomness); clients fail closed
     AlreadyEnrolled = 8,   // EnrolBegin while MFA is active
     NoPendingEnrolment = 9,// EnrolConfirm without a pending enrolment, or after it lapsed
+    RateLimited = 10,      // too many attempts in the window; Text and RetryAfter say more
+    Locked = 11,           // the account is locked after wrong codes; Text and LockedUntil
 };
 
 std::string_view to_string(ReplyStatus status) noexcept;

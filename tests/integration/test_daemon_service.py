@@ -190,3 +190,12 @@ def test_a_user_may_ask_for_itself_but_not_for_another_user(daemon, make_user):
                   {"USER": bob.name, "SERVICE": "x", "CODE": "123456"}) == "PERMISSION_DENIED"
     assert run_as(alice, daemon.socket, "STATUS", {"USER": "root"}) == "PERMISSION_DENIED"
     assert "Refused a request for another user's account" in daemon.log()
+
+
+def test_a_clean_stop_removes_the_socket_so_nothing_mistakes_it_for_a_running_daemon(scratch):
+    (scratch / "d").mkdir()
+    daemon = Daemon(scratch / "d")
+    daemon.start()
+    assert daemon.socket.exists()
+    daemon.stop()
+    assert not daemon.socket.exists()

@@ -1,0 +1,107 @@
+// Brute-force protection: login limits per source and per user name, a limit on wrong codes per
+// account channel with hour-long locks, and a password-change limit (docs/brute-force.md).
+//
+// Windows live in memory on the monotonic clock (a daemon restart starts them afresh). Locks are
+// also written to the store with their wall-clock end, and reloaded at start; within one run a
+// lock ends on the monotonic clock, so setting the wall clock neither lifts nor extends it.
+// The daemon is single-threaded, so every count is exact however many logins run in parallel.
+#pragma once
+
+#include "clock.hpp"
+#include "config.hpp"
+#include "sliding_windows.hpp"
+#include "store.hpp"
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace fotoauthd {
+
+// Where an attempt comes from, as far as the limits care.
+struct Attempt {
+    std::string user;          // login name as resolved, or as given when it does not resolve
+    bool user_resolves = false;
+    std::optional<std::int64_t> account;  // the enrolled account, when there is one
+    std::string source;        // window key of the source; empty when there is no source
+    std::string source_label;  // the source as shown to root
+    std::string channel;       // "password", "console", "local-user" or "key:..."
+};
+
+struct Verdict {
+    enum class Kind { Allowed, RateLimited, Locked };
+    Kind kind = Kind::Allowed;
+    std::int64_t retry_after = 0;   // seconds, when RateLimited
+    std::int64_t locked_until = 0;  // unix time, when Locked
+    std::string text;               // what the user is told
+
+    bool allowed() const { return kind == Kind::Allowed; }
+};
+
+class BruteForceGuard {
+public:
+    BruteForceGuard(const Config& config, Store& store, const Clock& clock);
+
+    // Reads the locks that were running when the daemon stopped.
+    void load_locks();
+
+    // A login attempt before the password is tried: refused while the account's channel is
+    // locked or either login window is full; otherwise counted in both windows.
+    Verdict admit_login(const Attempt& attempt);
+
+    // Before a code is checked: refused while locked, or while the channel's code window is full.
+    Verdict admit_code(const Attempt& attempt);
+
+    // A wrong code: counted; the one that fills the window locks the channel (not the console).
+    void record_wrong_code(const Attempt& attempt);
+
+    // Whether the channel is locked now (without counting anything).
+    std::optional<Verdict> current_lock(const Attempt& attempt);
+
+    // Counts an attempt the lock refused, for the administrator's listing.
+    void count_refused(const Attempt& attempt);
+
+    // Root's tools: lift every lock of an account and clear its windows; clear a source's window.
+    std::size_t unlock(std::int64_t account, const std::string& user);
+    std::size_t unblock(const std::string& source);
+
+    // Lockouts listing lines (docs/protocol.md).
+    std::vector<std::string> listing();
+
+    // The password-change limit, per user name (the password stage arrives with its own issue).
+    Verdict admit_password_change(const std::string& user);
+
+private:
+    struct RunningLock {
+        std::string user;
+        std::int64_t locked_until = 0;      // wall clock, as stored and shown
+        std::int64_t ends_at_ms = 0;        // monotonic, what decides
+        std::int64_t failures = 0;
+    };
+    using LockKey = std::pair<std::int64_t, std::string>;  // account, channel
+
+    RunningLock* running_lock(const LockKey& key);
+    Verdict locked_verdict(const RunningLock& lock) const;
+    Verdict rate_limited(std::int64_t wait_ms, const char* what) const;
+    static std::string code_key(std::int64_t account, const std::string& channel);
+
+    const Config& config_;
+    Store& store_;
+    const Clock& clock_;
+    SlidingWindows login_source_;
+    SlidingWindows login_user_;
+    SlidingWindows wrong_codes_;
+    SlidingWindows password_changes_;
+    std::map<LockKey, RunningLock> locks_;
+};
+
+// The window key of a remote host as sshd reports it: an IPv4 address as is, an IPv6 address by
+// its /64 (an IPv4-mapped one as the IPv4 address), anything else (a host name) as text.
+std::string source_key(std::string_view remote_host);
+
+// True for the local console: a virtual terminal, serial line or /dev/console, with no remote host.
+bool is_console(std::string_view tty, std::string_view remote_host);
+
+}  // namespace fotoauthd
