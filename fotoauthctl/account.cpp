@@ -42,6 +42,14 @@ std::optional<std::string> login_name_of(uid_t uid)
     }
 }
 
+std::optional<std::string> refusal_unless_root(uid_t caller_uid, Verb verb)
+{
+    if (caller_uid == 0)
+        return std::nullopt;
+    return "'" + std::string(verb_name(verb)) + "' is for root only: locks and login limits "
+           "concern every account on this machine. Run it as root, for example with sudo.";
+}
+
 TargetChoice target_user(const Invocation& invocation)
 {
     const uid_t uid = ::getuid();

@@ -34,4 +34,9 @@ std::optional<std::string> login_name_of(uid_t uid);
 // choose_user for the real caller (getuid()).
 TargetChoice target_user(const Invocation& invocation);
 
+// For a root verb (options.hpp): nothing when the caller is root, else the sentence that refuses
+// it. fotoauthd refuses these requests from other uids too; refusing here first gives a plain
+// message without a round trip.
+std::optional<std::string> refusal_unless_root(uid_t caller_uid, Verb verb);
+
 }  // namespace fotostudio::ctl

@@ -98,4 +98,13 @@ int explain_answer(const protocol::Message& reply, std::string_view user)
     }
 }
 
+int explain_root_answer(const protocol::Message& reply, std::string_view user)
+{
+    if (status_of(reply) != ReplyStatus::PermissionDenied)
+        return explain_answer(reply, user);
+    complain("fotoauthd refused: only root may list or lift locks and login limits." +
+             daemon_says(reply));
+    return kRefused;
+}
+
 }  // namespace fotostudio::ctl

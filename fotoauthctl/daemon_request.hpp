@@ -23,4 +23,7 @@ protocol::ReplyStatus status_of(const protocol::Message& reply) noexcept;
 // exit code (kRefused when fotoauthd said no, kFailure when it failed or answered off-topic).
 int explain_answer(const protocol::Message& reply, std::string_view user);
 
+// explain_answer for the root verbs (lockouts, unlock, unblock), whose refusal is about root.
+int explain_root_answer(const protocol::Message& reply, std::string_view user);
+
 }  // namespace fotostudio::ctl

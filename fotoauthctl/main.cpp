@@ -1,11 +1,14 @@
 // fotoauthctl: the command line of fotostudio-auth. Parses the command line and hands it to the
 // verb; every verb speaks to fotoauthd over its socket and never touches its database.
+#include "account.hpp"
 #include "build_config.hpp"
 #include "exit_codes.hpp"
 #include "options.hpp"
 #include "sensitive.hpp"
 #include "terminal.hpp"
 #include "verbs.hpp"
+
+#include <unistd.h>
 
 #include <cstdio>
 #include <exception>
@@ -18,6 +21,13 @@ using namespace fotostudio::ctl;
 
 int run(const Invocation& invocation)
 {
+    if (is_root_verb(invocation.verb)) {
+        if (const auto refusal = refusal_unless_root(::getuid(), invocation.verb)) {
+            complain(*refusal);
+            return kUsage;
+        }
+    }
+
     switch (invocation.verb) {
     case Verb::Help:
         std::fwrite(help_text().data(), 1, help_text().size(), stdout);
@@ -29,6 +39,12 @@ int run(const Invocation& invocation)
         return run_mfa_enable(invocation);
     case Verb::Status:
         return run_status(invocation);
+    case Verb::Lockouts:
+        return run_lockouts(invocation);
+    case Verb::Unlock:
+        return run_unlock(invocation);
+    case Verb::Unblock:
+        return run_unblock(invocation);
     }
     return kUsage;
 }

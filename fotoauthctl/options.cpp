@@ -2,6 +2,9 @@
 
 #include "format.hpp"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
 #include <charconv>
 #include <set>
 #include <vector>
@@ -172,6 +175,12 @@ private:
             return expect_words(1) && choose(verb == "status" ? Verb::Status : Verb::Help);
         if (verb == "mfa")
             return choose_mfa_verb();
+        if (verb == "lockouts")
+            return expect_words(1) && choose(Verb::Lockouts);
+        if (verb == "unlock")
+            return choose_unlock();
+        if (verb == "unblock")
+            return choose_unblock();
         return fail("unknown verb " + quoted(verb) + ".");
     }
 
@@ -182,6 +191,25 @@ private:
         if (words_[1] != "enable")
             return fail("unknown 'mfa' sub-command " + quoted(words_[1]) + "; there is: enable.");
         return expect_words(2) && choose(Verb::MfaEnable);
+    }
+
+    bool choose_unlock()
+    {
+        if (words_.size() < 2 || words_[1].empty())
+            return fail("'unlock' needs the login name of the account to unlock.");
+        invocation_.operand = words_[1];
+        return expect_words(2) && choose(Verb::Unlock);
+    }
+
+    bool choose_unblock()
+    {
+        if (words_.size() < 2)
+            return fail("'unblock' needs the IP address whose login limit to clear.");
+        if (!address_to_unblock(words_[1]))
+            return fail("'unblock' takes a numeric IPv4 or IPv6 address such as 198.51.100.9 or "
+                        "2001:db8::1, not " + quoted(words_[1]) + ".");
+        invocation_.operand = words_[1];
+        return expect_words(2) && choose(Verb::Unblock);
     }
 
     bool expect_words(std::size_t count)
@@ -203,6 +231,11 @@ private:
             return true;
         if (invocation_.mode && invocation_.verb != Verb::MfaEnable)
             return fail("--mode only applies to 'mfa enable'.");
+        // The root verbs name what they act on as a word; a --user beside it would be ignored.
+        if (invocation_.user && is_root_verb(invocation_.verb))
+            return fail("--user does not apply to '" + std::string(verb_name(invocation_.verb)) +
+                        "'" + (invocation_.verb == Verb::Unlock ? "; name the account after it."
+                                                                 : "."));
         return true;
     }
 
@@ -232,6 +265,55 @@ std::optional<Mode> parse_mode(std::string_view text) noexcept
     return std::nullopt;
 }
 
+std::string_view verb_name(Verb verb) noexcept
+{
+    switch (verb) {
+    case Verb::Help: return "help";
+    case Verb::Version: return "--version";
+    case Verb::MfaEnable: return "mfa enable";
+    case Verb::Status: return "status";
+    case Verb::Lockouts: return "lockouts";
+    case Verb::Unlock: return "unlock";
+    case Verb::Unblock: return "unblock";
+    }
+    return "?";
+}
+
+bool is_root_verb(Verb verb) noexcept
+{
+    return verb == Verb::Lockouts || verb == Verb::Unlock || verb == Verb::Unblock;
+}
+
+bool is_ip_address(std::string_view text)
+{
+    // inet_pton reads up to a NUL, so a NUL inside would let trailing text through unseen.
+    if (text.empty() || text.find('\0') != std::string_view::npos)
+        return false;
+
+    const std::string terminated(text);
+    in6_addr address{};
+    return ::inet_pton(AF_INET, terminated.c_str(), &address) == 1 ||
+           ::inet_pton(AF_INET6, terminated.c_str(), &address) == 1;
+}
+
+std::optional<std::string> address_to_unblock(std::string_view typed)
+{
+    if (is_ip_address(typed))
+        return std::string(typed);
+
+    // fotoauthd lists an IPv6 source by its /64; any address inside clears it.
+    constexpr std::string_view kSlash64 = "/64";
+    if (!typed.ends_with(kSlash64))
+        return std::nullopt;
+    const std::string_view network = typed.substr(0, typed.size() - kSlash64.size());
+    const std::string terminated(network);
+    in6_addr address{};
+    if (network.find('\0') != std::string_view::npos ||
+        ::inet_pton(AF_INET6, terminated.c_str(), &address) != 1)
+        return std::nullopt;
+    return terminated;
+}
+
 ParsedCommandLine parse_command_line(std::span<const std::string_view> args)
 {
     return Parser(args).run();
@@ -244,9 +326,16 @@ std::string_view help_text() noexcept
            "Manages multi-factor authentication (a code from a phone app at login).\n"
            "\n"
            "Verbs:\n"
-           "  mfa enable   turn MFA on: scan a QR code, confirm a code, keep recovery codes\n"
-           "  status       show whether MFA is on, its mode and the recovery codes left\n"
-           "  help         show this text\n"
+           "  mfa enable        turn MFA on: scan a QR code, confirm a code, keep recovery codes\n"
+           "  status            show whether MFA is on, its mode and the recovery codes left\n"
+           "  help              show this text\n"
+           "\n"
+           "Verbs for root, about the limits on login attempts:\n"
+           "  lockouts          list the accounts locked after wrong verification codes and the\n"
+           "                    addresses and accounts whose login attempts are limited now\n"
+           "  unlock USER       lift every lock of the account USER and clear its limits\n"
+           "  unblock ADDRESS   clear the login limit of an IPv4 or IPv6 address; IPv6 is\n"
+           "                    limited per /64 network, cleared by any address in it\n"
            "\n"
            "Options:\n"
            "  --mode MODE     'always' or 'new-device', for 'mfa enable' (asked when absent):\n"
@@ -259,7 +348,8 @@ std::string_view help_text() noexcept
            "  --version       show the version\n"
            "\n"
            "Exit status: 0 done, 1 refused by fotoauthd (for example a wrong code),\n"
-           "2 usage error, 3 fotoauthd unreachable or failed.\n";
+           "2 usage error (also a root verb run by another user), 3 fotoauthd unreachable or\n"
+           "failed.\n";
 }
 
 }  // namespace fotostudio::ctl

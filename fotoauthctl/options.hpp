@@ -2,6 +2,7 @@
 // that the parsing can be tested on its own.
 //
 //   fotoauthctl [--socket PATH] [--timeout MS] VERB [--user NAME] [VERB OPTIONS]
+//   fotoauthctl [--socket PATH] [--timeout MS] lockouts | unlock USER | unblock ADDRESS
 //
 // Options are accepted before or after the verb, as "--name value" or "--name=value".
 #pragma once
@@ -16,7 +17,7 @@
 
 namespace fotostudio::ctl {
 
-enum class Verb { Help, Version, MfaEnable, Status };
+enum class Verb { Help, Version, MfaEnable, Status, Lockouts, Unlock, Unblock };
 
 // How often a login asks for a code once MFA is active.
 enum class Mode { Always, NewDevice };
@@ -35,12 +36,28 @@ struct Invocation {
     std::chrono::milliseconds timeout = kDefaultTimeout;
     std::optional<std::string> user;  // --user: whom to act for (root only, unless oneself)
     std::optional<Mode> mode;         // --mode of "mfa enable"; asked for when absent
+    std::string operand;              // the USER of unlock, the ADDRESS of unblock, as typed
 };
 
 struct ParsedCommandLine {
     std::optional<Invocation> invocation;
     std::string error;  // a sentence for the user when there is no invocation
 };
+
+// The verb as typed on the command line, e.g. "mfa enable".
+std::string_view verb_name(Verb verb) noexcept;
+
+// Verbs about the whole machine (locks and login limits) that only root may run.
+bool is_root_verb(Verb verb) noexcept;
+
+// True for a numeric IPv4 or IPv6 address as inet_pton reads it, without a prefix length or
+// host name: what fotoauthd accepts as the source of a login.
+bool is_ip_address(std::string_view text);
+
+// What unblock sends for the address typed: the address itself, or for an IPv6 network as
+// `fotoauthctl lockouts` lists it ("2001:db8:1:2::/64") its first address, which fotoauthd counts
+// under the same /64. Nothing when the text is neither.
+std::optional<std::string> address_to_unblock(std::string_view typed);
 
 // args are the words after the program name.
 ParsedCommandLine parse_command_line(std::span<const std::string_view> args);

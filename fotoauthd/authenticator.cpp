@@ -68,6 +68,43 @@ Authenticator::Authenticator(const Config& config, Store& store, UserDirectory& 
       guard_(config, store, clock)
 {
     guard_.load_locks();
+    forget_deleted_local_accounts();
+}
+
+void Authenticator::forget_deleted_local_accounts() noexcept
+{
+    try {
+        const auto names = users_.local_names();
+        if (!names) {
+            log::warning("Cannot read the local accounts, keeping every enrolment");
+            return;
+        }
+        for (const auto& account : store_.local_accounts()) {
+            if (names->count(account.name))
+                continue;
+            store_.retire(account.id, clock_.now());
+            log::audit("account-retired", "Enrolment of a deleted local account removed",
+                       {{"USER", account.name}, {"REASON", "deleted"}});
+        }
+    } catch (const std::exception& error) {
+        log::error("Checking for deleted accounts failed", {{"ERROR", error.what()}});
+    }
+}
+
+std::optional<std::int64_t> Authenticator::account_of(const Target& target, bool create)
+{
+    bool retired = false;
+    AccountKey key = target.key;
+    if (create) {
+        const auto names = users_.local_names();
+        key.local = names && names->count(key.name) > 0;
+    }
+    const auto account = store_.account_for(key, clock_.now(), create, &retired);
+    if (retired)
+        log::audit("account-retired", "Enrolment removed: the name now belongs to another uid",
+                   {user_field(target.account), {"UID", std::to_string(target.account.uid)},
+                    {"REASON", "uid-changed"}});
+    return account;
 }
 
 Message Authenticator::handle(const Caller& caller, const Message& request)
@@ -136,17 +173,20 @@ std::optional<Authenticator::Target> Authenticator::resolve_target(const Caller&
         return std::nullopt;
     }
     if (caller.uid != 0 && caller.uid != account->uid) {
-        log::warning("Refused a request for another user's account",
-                     {{"PEER_UID", std::to_string(caller.uid)},
-                      {"PEER_PID", std::to_string(caller.pid)},
-                      user_field(*account)});
+        std::size_t held_back = 0;
+        if (refusal_log_.allow(std::to_string(caller.uid), clock_.monotonic_ms(), held_back))
+            log::warning("Refused a request for another user's account",
+                         {{"PEER_UID", std::to_string(caller.uid)},
+                          {"PEER_PID", std::to_string(caller.pid)},
+                          user_field(*account),
+                          {"HELD_BACK", std::to_string(held_back)}});
         refusal = make_reply(ReplyStatus::PermissionDenied,
                              "only root may act for another user");
         return std::nullopt;
     }
 
     Target target;
-    target.key = AccountKey{account->name, account->uid, account->home_identity};
+    target.key = AccountKey{account->name, account->uid, false};
     target.account = std::move(*account);
     return target;
 }
@@ -202,7 +242,7 @@ Message Authenticator::login_of_unknown_name(const Caller& caller, const Message
 
 std::optional<std::int64_t> Authenticator::enrolled_account(const Target& target)
 {
-    const auto account = store_.account_for(target.key, clock_.now(), false);
+    const auto account = account_of(target, false);
     if (account && store_.active_enrolment(*account))
         return account;
     return std::nullopt;
@@ -237,7 +277,7 @@ Message Authenticator::auth_verify(const Caller& caller, const Target& target,
     if (!code)
         return make_reply(ReplyStatus::BadRequest, "the request carries no code");
 
-    const auto account = store_.account_for(target.key, clock_.now(), false);
+    const auto account = account_of(target, false);
     const auto enrolment = account ? store_.active_enrolment(*account) : std::nullopt;
     if (!enrolment)
         return make_reply(ReplyStatus::NotEnrolled);
@@ -267,6 +307,9 @@ Message Authenticator::auth_verify(const Caller& caller, const Target& target,
             passed = verify_totp(*account, *enrolment, *code);
         else
             passed = verify_recovery_code(*account, *code);
+        if (passed && !totp::is_code_shape(*code))
+            log::audit("recovery-code-used", "A recovery code was used",
+                       {user_field(target.account), {"SERVICE", service}, {"RHOST", rhost}});
     }
 
     if (!passed) {
@@ -322,11 +365,7 @@ bool Authenticator::verify_recovery_code(std::int64_t account, std::string_view 
     for (const auto& stored : store_.unused_recovery_codes(account)) {
         if (!recovery::verify(*normalized, stored.hash))
             continue;
-        if (!store_.spend_recovery_code(stored.id, clock_.now()))
-            return false;
-        log::audit("recovery-code-used", "A recovery code was used",
-                   {{"ACCOUNT_ID", std::to_string(account)}});
-        return true;
+        return store_.spend_recovery_code(stored.id, clock_.now());
     }
     return false;
 }
@@ -348,17 +387,25 @@ Message Authenticator::session_open(const Target& target, const Message& request
     if (!nonce)
         return make_reply(ReplyStatus::BadRequest, "the request carries no nonce");
 
-    const auto account = store_.account_for(target.key, clock_.now(), false);
+    const auto account = account_of(target, false);
     const auto found = proofs_.find(std::string(*nonce));
-    if (found == proofs_.end() || !account)
+    if (found == proofs_.end() || !account) {
+        log::warning("Session refused: no such proof", {user_field(target.account)});
         return make_reply(ReplyStatus::Rejected, "no such proof");
+    }
 
     const AuthProof proof = found->second;
-    if (proof.account != *account)
+    if (proof.account != *account) {
+        log::warning("Session refused: the proof belongs to another account",
+                     {user_field(target.account)});
         return make_reply(ReplyStatus::Rejected, "the proof belongs to another account");
+    }
     proofs_.erase(found);
-    if (proof.expires_at <= clock_.now())
+    if (proof.expires_at <= clock_.now()) {
+        log::warning("Session refused: the proof expired", {user_field(target.account)});
         return make_reply(ReplyStatus::Rejected, "the proof expired");
+    }
+    log::info("Session opened after a passed verification", {user_field(target.account)});
     return make_reply(ReplyStatus::Ok);
 }
 
@@ -369,7 +416,7 @@ Message Authenticator::enrol_begin(const Target& target, const Message& request)
         return make_reply(ReplyStatus::BadRequest, "mode must be `always` or `new-device`");
 
     const std::int64_t now = clock_.now();
-    const auto account = store_.account_for(target.key, now, true);
+    const auto account = account_of(target, true);
     if (store_.active_enrolment(*account))
         return make_reply(ReplyStatus::AlreadyEnrolled, "MFA is already active for this user");
 
@@ -397,7 +444,7 @@ Message Authenticator::enrol_confirm(const Target& target, const Message& reques
         return make_reply(ReplyStatus::BadRequest, "the request carries no code");
 
     const std::int64_t now = clock_.now();
-    const auto account = store_.account_for(target.key, now, false);
+    const auto account = account_of(target, false);
     const auto pending = account ? store_.pending_enrolment(*account) : std::nullopt;
     if (!pending)
         return make_reply(ReplyStatus::NoPendingEnrolment, "no enrolment is waiting");
@@ -438,7 +485,7 @@ Message Authenticator::enrol_confirm(const Target& target, const Message& reques
 Message Authenticator::status(const Target& target)
 {
     const std::int64_t now = clock_.now();
-    const auto account = store_.account_for(target.key, now, false);
+    const auto account = account_of(target, false);
     const auto enrolment = account ? store_.active_enrolment(*account) : std::nullopt;
     const auto pending = account ? store_.pending_enrolment(*account) : std::nullopt;
     const bool pending_alive =
@@ -458,9 +505,12 @@ Message Authenticator::status(const Target& target)
 Message Authenticator::administer(const Caller& caller, const Message& request)
 {
     if (caller.uid != 0) {
-        log::warning("Refused an administrative request from a user",
-                     {{"PEER_UID", std::to_string(caller.uid)},
-                      {"PEER_PID", std::to_string(caller.pid)}});
+        std::size_t held_back = 0;
+        if (refusal_log_.allow(std::to_string(caller.uid), clock_.monotonic_ms(), held_back))
+            log::warning("Refused an administrative request from a user",
+                         {{"PEER_UID", std::to_string(caller.uid)},
+                          {"PEER_PID", std::to_string(caller.pid)},
+                          {"HELD_BACK", std::to_string(held_back)}});
         return make_reply(ReplyStatus::PermissionDenied, "only root may do this");
     }
 
@@ -497,8 +547,10 @@ Message Authenticator::administer(const Caller& caller, const Message& request)
     const auto account = users_.lookup(*name);
     if (!account)
         return make_reply(ReplyStatus::UnknownUser, "no such user");
-    const auto id = store_.account_for(
-        AccountKey{account->name, account->uid, account->home_identity}, clock_.now(), false);
+    Target target;
+    target.key = AccountKey{account->name, account->uid, false};
+    target.account = *account;
+    const auto id = account_of(target, false);
     reply.set_u64(Field::Count, id ? guard_.unlock(*id, account->name) : 0);
     return reply;
 }

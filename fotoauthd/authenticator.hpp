@@ -5,6 +5,7 @@
 
 #include "brute_force.hpp"
 #include "clock.hpp"
+#include "log.hpp"
 #include "config.hpp"
 #include "protocol.hpp"
 #include "store.hpp"
@@ -31,6 +32,11 @@ public:
     // Never throws: a failure inside becomes an InternalError answer (clients fail closed).
     fotostudio::protocol::Message handle(const Caller& caller,
                                          const fotostudio::protocol::Message& request);
+
+    // Retires every local account whose name is no longer in /etc/passwd, so that a user
+    // deleted and created again under the same name starts without MFA. Run at start and
+    // whenever /etc/passwd changes; does nothing when the file cannot be read.
+    void forget_deleted_local_accounts() noexcept;
 
 private:
     struct Target {
@@ -71,6 +77,8 @@ private:
     Attempt describe_attempt(const Caller& caller, const Message& request, std::string user,
                              bool resolves, std::optional<std::int64_t> account) const;
     std::optional<std::int64_t> enrolled_account(const Target& target);
+    // The store's account for the target, logging a retirement when the uid changed.
+    std::optional<std::int64_t> account_of(const Target& target, bool create);
     std::string issue_proof(std::int64_t account);
     static Message answer(const Verdict& verdict);
     std::string otpauth_uri(const std::string& user, const std::string& secret) const;
@@ -82,6 +90,8 @@ private:
     std::string issuer_;
     std::unordered_map<std::string, AuthProof> proofs_;
     BruteForceGuard guard_;
+    // Refusals a peer can provoke at will are logged at most a few times a minute per peer.
+    log::Throttle refusal_log_{5, 60'000};
 };
 
 }  // namespace fotoauthd

@@ -31,6 +31,21 @@ bool starts_with(std::string_view text, std::string_view prefix)
     return text.substr(0, prefix.size()) == prefix;
 }
 
+// A channel as root sees it in the listing. Keys of one type share their first characters, so a
+// key is shown by its type and the end of its blob, which is what tells two keys apart.
+std::string channel_label(const std::string& channel)
+{
+    if (!starts_with(channel, "key:"))
+        return channel;
+    const std::string key = channel.substr(4);
+    const auto space = key.find(' ');
+    if (space == std::string::npos)
+        return "key:" + log::printable(key, 40);
+    const std::string blob = key.substr(space + 1);
+    const std::string tail = blob.size() > 16 ? blob.substr(blob.size() - 16) : blob;
+    return "key:" + log::printable(key.substr(0, space), 40) + " ..." + log::printable(tail, 16);
+}
+
 }  // namespace
 
 std::string source_key(std::string_view remote_host)
@@ -265,7 +280,7 @@ std::vector<std::string> BruteForceGuard::listing()
             it = locks_.erase(it);
             continue;
         }
-        lines.push_back("lock\t" + lock.user + "\t" + log::printable(key.second, 80) + "\t" +
+        lines.push_back("lock\t" + lock.user + "\t" + channel_label(key.second) + "\t" +
                         std::to_string(lock.locked_until) + "\t" + std::to_string(lock.failures));
         ++it;
     }

@@ -117,4 +117,24 @@ std::string printable(std::string_view text, std::size_t limit)
     return out;
 }
 
+bool Throttle::allow(const std::string& key, std::int64_t now_ms, std::size_t& held_back)
+{
+    // Bounded: a flood of distinct keys only ever costs this many entries.
+    if (windows_.size() > 4096)
+        windows_.clear();
+    Window& window = windows_[key];
+    if (now_ms - window.started_ms >= period_ms_) {
+        held_back = window.held_back;
+        window = Window{now_ms, 1, 0};
+        return true;
+    }
+    if (window.logged < burst_) {
+        ++window.logged;
+        held_back = 0;
+        return true;
+    }
+    ++window.held_back;
+    return false;
+}
+
 }  // namespace fotoauthd::log

@@ -4,7 +4,9 @@
 // or a user name that did not resolve; pass text a client sent only through printable().
 #pragma once
 
+#include <cstdint>
 #include <initializer_list>
+#include <unordered_map>
 #include <string>
 #include <string_view>
 
@@ -40,6 +42,25 @@ inline void debug(std::string_view text, std::initializer_list<Field> fields = {
 
 // A security event (MFA enabled, recovery code used, ...), logged at notice level.
 void audit(std::string_view event, std::string_view text, std::initializer_list<Field> fields);
+
+// Keeps one peer from flooding the log: at most `burst` messages per key (say, a peer uid) in
+// each `period`. allow() says whether to log this one; the first message let through after some
+// were held back carries their number in `held_back`, so that nothing vanishes without a trace.
+class Throttle {
+public:
+    Throttle(unsigned burst, std::int64_t period_ms) : burst_(burst), period_ms_(period_ms) {}
+    bool allow(const std::string& key, std::int64_t now_ms, std::size_t& held_back);
+
+private:
+    struct Window {
+        std::int64_t started_ms = 0;
+        unsigned logged = 0;
+        std::size_t held_back = 0;
+    };
+    unsigned burst_;
+    std::int64_t period_ms_;
+    std::unordered_map<std::string, Window> windows_;
+};
 
 // Client-supplied text made safe for a log line: at most `limit` bytes, anything outside
 // printable ASCII replaced by '?'.

@@ -3,11 +3,13 @@
 #include "log.hpp"
 
 #include <systemd/sd-daemon.h>
+#include <sys/inotify.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <csignal>
 #include <cstring>
@@ -24,6 +26,7 @@ struct Server::Connection {
     Caller caller;
     sd_event_source* io = nullptr;
     sd_event_source* idle = nullptr;
+    std::chrono::steady_clock::time_point end_of_life;
 
     ~Connection()
     {
@@ -56,6 +59,14 @@ void make_parent_directory(const std::string& path)
     } else if (errno != EEXIST) {
         throw std::runtime_error("cannot create " + directory + ": " + errno_text(errno));
     }
+
+    // Whoever can write to the directory can replace the socket with one of their own.
+    struct stat st {};
+    if (lstat(directory.c_str(), &st) < 0)
+        throw std::runtime_error("cannot examine " + directory + ": " + errno_text(errno));
+    if (!S_ISDIR(st.st_mode) || st.st_uid != geteuid() || (st.st_mode & 022) != 0)
+        throw std::runtime_error(directory + " must be a directory owned by the daemon's user "
+                                 "that nobody else can write to");
 }
 
 // True when something already answers on `address`: then another fotoauthd runs there.
@@ -136,12 +147,27 @@ Server::Server(Authenticator& authenticator, int listen_fd)
     rc = sd_event_add_io(event_, &listen_source_, listen_fd_, EPOLLIN, &Server::on_accept, this);
     if (rc < 0)
         throw std::runtime_error("sd_event_add_io: " + errno_text(-rc));
+
+    // useradd and userdel replace /etc/passwd by renaming a new file over it.
+    rc = sd_event_add_inotify(event_, &passwd_source_, "/etc", IN_MOVED_TO | IN_CLOSE_WRITE,
+                              &Server::on_etc_changed, this);
+    if (rc < 0)
+        log::warning("Cannot watch /etc/passwd; deleted accounts are noticed at the next start",
+                     {{"ERROR", errno_text(-rc)}});
+}
+
+int Server::on_etc_changed(sd_event_source*, const struct inotify_event* event, void* data)
+{
+    if (event->len > 0 && std::strcmp(event->name, "passwd") == 0)
+        static_cast<Server*>(data)->authenticator_.forget_deleted_local_accounts();
+    return 0;
 }
 
 Server::~Server()
 {
     connections_.clear();
     sd_event_source_disable_unref(listen_source_);
+    sd_event_source_disable_unref(passwd_source_);
     sd_event_unref(event_);
 }
 
@@ -187,12 +213,6 @@ void Server::accept_one()
             log::warning("accept failed, ignoring", {{"ERROR", errno_text(errno)}});
         return;
     }
-    if (connections_.size() >= kMaxConnections) {
-        log::warning("Too many open connections, closing a new one");
-        ::close(fd);
-        return;
-    }
-
     ucred peer{};
     socklen_t length = sizeof(peer);
     if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &peer, &length) < 0) {
@@ -201,11 +221,25 @@ void Server::accept_one()
         ::close(fd);
         return;
     }
+    if (!has_room_for(peer.uid)) {
+        std::size_t held_back = 0;
+        if (refusal_log_.allow("connections:" + std::to_string(peer.uid),
+                               std::chrono::duration_cast<std::chrono::milliseconds>(
+                                   std::chrono::steady_clock::now().time_since_epoch())
+                                   .count(),
+                               held_back))
+            log::warning("Too many open connections for this peer, closing a new one",
+                         {{"PEER_UID", std::to_string(peer.uid)},
+                          {"HELD_BACK", std::to_string(held_back)}});
+        ::close(fd);
+        return;
+    }
 
     auto connection = std::make_unique<Connection>();
     connection->server = this;
     connection->fd = fd;
     connection->caller = Caller{peer.uid, peer.pid};
+    connection->end_of_life = std::chrono::steady_clock::now() + kMaxLifetime;
     const int rc = sd_event_add_io(event_, &connection->io, fd, EPOLLIN, &Server::on_readable,
                                    connection.get());
     if (rc < 0) {
@@ -214,12 +248,29 @@ void Server::accept_one()
     }
     arm_idle_timer(*connection);
     connections_.emplace(fd, std::move(connection));
+    ++per_uid_[peer.uid];
+    if (peer.uid != 0)
+        ++unprivileged_;
+}
+
+bool Server::has_room_for(uid_t uid) const
+{
+    if (connections_.size() >= kMaxConnections)
+        return false;
+    if (uid == 0)
+        return true;
+    const auto mine = per_uid_.find(uid);
+    return unprivileged_ < kMaxUnprivileged &&
+           (mine == per_uid_.end() || mine->second < kMaxPerUser);
 }
 
 void Server::arm_idle_timer(Connection& connection)
 {
-    const auto usec =
-        std::chrono::duration_cast<std::chrono::microseconds>(kIdleTimeout).count();
+    // Idle for kIdleTimeout, but never past the end of the connection's life.
+    const auto left = connection.end_of_life - std::chrono::steady_clock::now();
+    const auto wait = std::max(std::chrono::steady_clock::duration::zero(),
+                               std::min<std::chrono::steady_clock::duration>(kIdleTimeout, left));
+    const auto usec = std::chrono::duration_cast<std::chrono::microseconds>(wait).count();
     if (connection.idle) {
         (void)sd_event_source_set_time_relative(connection.idle, static_cast<uint64_t>(usec));
         (void)sd_event_source_set_enabled(connection.idle, SD_EVENT_ONESHOT);
@@ -246,12 +297,21 @@ void Server::serve(Connection& connection)
         proto::decode(std::span<const std::uint8_t>(buffer.data(), static_cast<std::size_t>(received)));
     proto::Message reply = proto::make_reply(proto::ReplyStatus::BadRequest);
     bool keep_open = true;
-    if (!decoded.message) {
-        log::warning("Malformed request, closing the connection",
-                     {{"ERROR", std::string(proto::to_string(decoded.error))},
-                      {"PEER_UID", std::to_string(connection.caller.uid)},
-                      {"PEER_PID", std::to_string(connection.caller.pid)}});
-        reply = proto::make_reply(proto::ReplyStatus::BadRequest, proto::to_string(decoded.error));
+    if (!decoded.message || decoded.message->type() == proto::MessageType::Reply) {
+        const std::string_view reason = decoded.message ? std::string_view("a reply sent as a request")
+                                                        : proto::to_string(decoded.error);
+        std::size_t held_back = 0;
+        const auto now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                std::chrono::steady_clock::now().time_since_epoch())
+                                .count();
+        if (refusal_log_.allow("malformed:" + std::to_string(connection.caller.uid), now_ms,
+                               held_back))
+            log::warning("Malformed request, closing the connection",
+                         {{"ERROR", std::string(reason)},
+                          {"PEER_UID", std::to_string(connection.caller.uid)},
+                          {"PEER_PID", std::to_string(connection.caller.pid)},
+                          {"HELD_BACK", std::to_string(held_back)}});
+        reply = proto::make_reply(proto::ReplyStatus::BadRequest, reason);
         keep_open = false;
     } else {
         reply = authenticator_.handle(connection.caller, *decoded.message);
@@ -276,7 +336,15 @@ void Server::serve(Connection& connection)
 
 void Server::close_connection(int fd)
 {
-    connections_.erase(fd);
+    const auto found = connections_.find(fd);
+    if (found == connections_.end())
+        return;
+    const uid_t uid = found->second->caller.uid;
+    if (--per_uid_[uid] == 0)
+        per_uid_.erase(uid);
+    if (uid != 0)
+        --unprivileged_;
+    connections_.erase(found);
 }
 
 }  // namespace fotoauthd

@@ -5,6 +5,7 @@
 #pragma once
 
 #include "authenticator.hpp"
+#include "log.hpp"
 
 #include <systemd/sd-event.h>
 
@@ -33,9 +34,15 @@ public:
     // Runs until SIGTERM or SIGINT; returns the exit status for main().
     int run();
 
-    // Limits that keep one misbehaving client from starving the others.
+    // Limits that keep one misbehaving client from starving the others. Connections of users
+    // other than root may take only half of the slots, at most kMaxPerUser each, so that
+    // sshd and login (root) always find a place; no connection lives longer than kMaxLifetime,
+    // however busy it keeps itself.
     static constexpr std::size_t kMaxConnections = 512;
+    static constexpr std::size_t kMaxUnprivileged = kMaxConnections / 2;
+    static constexpr std::size_t kMaxPerUser = 16;
     static constexpr std::chrono::seconds kIdleTimeout{30};
+    static constexpr std::chrono::seconds kMaxLifetime{120};
 
 private:
     struct Connection;
@@ -43,6 +50,8 @@ private:
     static int on_accept(sd_event_source* source, int fd, uint32_t events, void* data);
     static int on_readable(sd_event_source* source, int fd, uint32_t events, void* data);
     static int on_idle(sd_event_source* source, uint64_t usec, void* data);
+    static int on_etc_changed(sd_event_source* source, const struct inotify_event* event,
+                              void* data);
 
     void accept_one();
     void serve(Connection& connection);
@@ -53,7 +62,13 @@ private:
     int listen_fd_;
     sd_event* event_ = nullptr;
     sd_event_source* listen_source_ = nullptr;
+    sd_event_source* passwd_source_ = nullptr;
+    bool has_room_for(uid_t uid) const;
+
     std::unordered_map<int, std::unique_ptr<Connection>> connections_;
+    std::unordered_map<uid_t, std::size_t> per_uid_;
+    std::size_t unprivileged_ = 0;
+    log::Throttle refusal_log_{5, 60'000};
 };
 
 }  // namespace fotoauthd

@@ -2,6 +2,7 @@
 
 #include <sqlite3.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
@@ -20,7 +21,7 @@ constexpr const char* kMigrations[] = {
         id            INTEGER PRIMARY KEY,
         name          TEXT    NOT NULL,
         uid           INTEGER NOT NULL,
-        home_identity TEXT    NOT NULL,
+        local         INTEGER NOT NULL,
         created_at    INTEGER NOT NULL,
         retired_at    INTEGER
     );
@@ -64,21 +65,34 @@ constexpr const char* kMigrations[] = {
 
 constexpr int kSchemaVersion = static_cast<int>(std::size(kMigrations));
 
+// The database's directory must hold nothing another user can read. A directory the daemon
+// creates is made 0700; an existing one is never changed (it may be shared, like /tmp) but must
+// belong to the daemon and be closed to everyone else, or the daemon refuses to start.
 void ensure_private_directory(const std::string& database_path)
 {
     const auto slash = database_path.rfind('/');
     if (slash == std::string::npos || slash == 0)
-        return;
+        throw StoreError("the database must be in a directory of its own, not in /");
     const std::string directory = database_path.substr(0, slash);
 
-    // Create missing parents the way `mkdir -p` would; only the last one must be private.
     for (std::size_t at = 1; at != std::string::npos; at = directory.find('/', at + 1)) {
         const std::string prefix = directory.substr(0, directory.find('/', at + 1));
-        if (mkdir(prefix.c_str(), 0755) < 0 && errno != EEXIST)
+        const bool last = prefix == directory;
+        if (mkdir(prefix.c_str(), last ? 0700 : 0755) == 0) {
+            // The daemon's umask is 077; say the intended mode again.
+            if (chmod(prefix.c_str(), last ? 0700 : 0755) < 0)
+                throw StoreError("cannot set the mode of " + prefix + ": " + std::strerror(errno));
+        } else if (errno != EEXIST) {
             throw StoreError("cannot create " + prefix + ": " + std::strerror(errno));
+        }
     }
-    if (chmod(directory.c_str(), 0700) < 0)
-        throw StoreError("cannot make " + directory + " private: " + std::strerror(errno));
+
+    struct stat st {};
+    if (lstat(directory.c_str(), &st) < 0)
+        throw StoreError("cannot examine " + directory + ": " + std::strerror(errno));
+    if (!S_ISDIR(st.st_mode) || st.st_uid != geteuid() || (st.st_mode & 077) != 0)
+        throw StoreError(directory + " must be a directory owned by the daemon's user with no "
+                         "access for others (chmod 0700 " + directory + ")");
 }
 
 }  // namespace
@@ -279,25 +293,21 @@ void SqliteStore::retire_account(std::int64_t account, std::int64_t now)
 }
 
 std::optional<std::int64_t> SqliteStore::account_for(const AccountKey& key, std::int64_t now,
-                                                     bool create)
+                                                     bool create, bool* retired)
 {
     std::optional<std::int64_t> existing;
     bool matches = false;
     {
-        auto statement = prepare(
-            "SELECT id, uid, home_identity FROM accounts WHERE name = ? AND retired_at IS NULL");
+        auto statement =
+            prepare("SELECT id, uid FROM accounts WHERE name = ? AND retired_at IS NULL");
         statement.bind(1, key.name);
         if (statement.step()) {
             existing = statement.integer(0);
-            const auto stored_uid = static_cast<uid_t>(statement.integer(1));
-            const std::string stored_home = statement.text(2);
-            // An unknown home identity on either side is no evidence of a new account: an
-            // unmounted home must not silently drop a user's enrolment.
-            const bool same_home = stored_home.empty() || key.home_identity.empty() ||
-                                   stored_home == key.home_identity;
-            matches = stored_uid == key.uid && same_home;
+            matches = static_cast<uid_t>(statement.integer(1)) == key.uid;
         }
     }
+    if (retired)
+        *retired = existing && !matches;
     if (existing && matches)
         return existing;
     if (!existing && !create)
@@ -308,16 +318,33 @@ std::optional<std::int64_t> SqliteStore::account_for(const AccountKey& key, std:
         retire_account(*existing, now);
     std::optional<std::int64_t> created;
     if (create) {
-        prepare("INSERT INTO accounts (name, uid, home_identity, created_at) VALUES (?, ?, ?, ?)")
+        prepare("INSERT INTO accounts (name, uid, local, created_at) VALUES (?, ?, ?, ?)")
             .bind(1, key.name)
             .bind(2, static_cast<std::int64_t>(key.uid))
-            .bind(3, key.home_identity)
+            .bind(3, std::int64_t{key.local ? 1 : 0})
             .bind(4, now)
             .run();
         created = sqlite3_last_insert_rowid(db_);
     }
     transaction.commit();
     return created;
+}
+
+std::vector<LocalAccount> SqliteStore::local_accounts()
+{
+    auto statement =
+        prepare("SELECT id, name FROM accounts WHERE local = 1 AND retired_at IS NULL");
+    std::vector<LocalAccount> out;
+    while (statement.step())
+        out.push_back({statement.integer(0), statement.text(1)});
+    return out;
+}
+
+void SqliteStore::retire(std::int64_t account, std::int64_t now)
+{
+    Transaction transaction(*this);
+    retire_account(account, now);
+    transaction.commit();
 }
 
 std::optional<ActiveEnrolment> SqliteStore::active_enrolment(std::int64_t account)

@@ -26,7 +26,9 @@ public:
     static int schema_version();
 
     std::optional<std::int64_t> account_for(const AccountKey& key, std::int64_t now,
-                                            bool create) override;
+                                            bool create, bool* retired = nullptr) override;
+    std::vector<LocalAccount> local_accounts() override;
+    void retire(std::int64_t account, std::int64_t now) override;
     std::optional<ActiveEnrolment> active_enrolment(std::int64_t account) override;
     std::optional<PendingEnrolment> pending_enrolment(std::int64_t account) override;
     void save_pending_enrolment(std::int64_t account, const PendingEnrolment& pending) override;

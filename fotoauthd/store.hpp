@@ -2,9 +2,9 @@
 // another backend (PostgreSQL, for a fleet sharing one state) implements the same calls.
 //
 // Rules every backend keeps:
-// - State hangs off an account id, never off a name or uid alone: when the name now resolves to
-//   a different uid or home directory, the old account is retired and its secrets wiped, so a
-//   re-created user never inherits them.
+// - State hangs off an account id, never off a name or uid alone. An account is retired (its
+//   secrets wiped, its row kept for history) when its name resolves to another uid, and, for
+//   local accounts, when the name leaves /etc/passwd; so a re-created user never inherits it.
 // - Single use is decided by the store with a conditional update (advance_last_step,
 //   spend_recovery_code), so two logins racing with the same code cannot both win.
 // - Every call is atomic. Failures throw StoreError; callers answer InternalError (fail closed).
@@ -28,7 +28,12 @@ public:
 struct AccountKey {
     std::string name;
     uid_t uid = 0;
-    std::string home_identity;
+    bool local = false;  // listed in /etc/passwd when the account was created here
+};
+
+struct LocalAccount {
+    std::int64_t id = 0;
+    std::string name;
 };
 
 enum class VerificationMode { Always, NewDevice };
@@ -67,10 +72,14 @@ class Store {
 public:
     virtual ~Store() = default;
 
-    // The id of the account this key names. An existing account whose uid or home identity no
-    // longer matches is retired first. With `create` unset, nothing when there is none.
+    // The id of the account this key names. An existing account whose uid no longer matches is
+    // retired first (`retired` is then set). With `create` unset, nothing when there is none.
     virtual std::optional<std::int64_t> account_for(const AccountKey& key, std::int64_t now,
-                                                    bool create) = 0;
+                                                    bool create, bool* retired = nullptr) = 0;
+
+    // Current accounts that were local when created, and retiring one of them.
+    virtual std::vector<LocalAccount> local_accounts() = 0;
+    virtual void retire(std::int64_t account, std::int64_t now) = 0;
 
     virtual std::optional<ActiveEnrolment> active_enrolment(std::int64_t account) = 0;
     virtual std::optional<PendingEnrolment> pending_enrolment(std::int64_t account) = 0;

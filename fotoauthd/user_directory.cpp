@@ -1,35 +1,13 @@
 #include "user_directory.hpp"
 
-#include <fcntl.h>
 #include <pwd.h>
-#include <sys/stat.h>
+#include <stdio.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <vector>
 
 namespace fotoauthd {
-
-namespace {
-
-// Examining the home directory must never mount it (autofs) nor follow a link planted there.
-std::string home_identity_of(const char* home)
-{
-    if (!home || home[0] != '/')
-        return {};
-    struct statx st {};
-    const unsigned mask = STATX_INO | STATX_BTIME;
-    if (statx(AT_FDCWD, home, AT_NO_AUTOMOUNT | AT_SYMLINK_NOFOLLOW, mask, &st) < 0)
-        return {};
-    std::string identity = std::to_string(st.stx_dev_major) + ":" +
-                           std::to_string(st.stx_dev_minor) + ":" + std::to_string(st.stx_ino);
-    if (st.stx_mask & STATX_BTIME)
-        identity += ":" + std::to_string(st.stx_btime.tv_sec) + "." +
-                    std::to_string(st.stx_btime.tv_nsec);
-    return identity;
-}
-
-}  // namespace
 
 bool is_plausible_login_name(std::string_view name) noexcept
 {
@@ -65,8 +43,23 @@ std::optional<SystemAccount> NssUserDirectory::lookup(std::string_view name)
     SystemAccount account;
     account.name = found->pw_name;
     account.uid = found->pw_uid;
-    account.home_identity = home_identity_of(found->pw_dir);
     return account;
+}
+
+std::optional<std::set<std::string>> local_login_names(const std::string& passwd_file)
+{
+    FILE* file = fopen(passwd_file.c_str(), "re");
+    if (!file)
+        return std::nullopt;
+    std::set<std::string> names;
+    errno = 0;
+    while (const passwd* entry = fgetpwent(file))
+        names.insert(entry->pw_name);
+    const bool complete = errno == 0 || errno == ENOENT;
+    fclose(file);
+    if (!complete)
+        return std::nullopt;
+    return names;
 }
 
 }  // namespace fotoauthd

@@ -5,6 +5,7 @@
 #include <sys/types.h>
 
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 
@@ -13,23 +14,30 @@ namespace fotoauthd {
 struct SystemAccount {
     std::string name;
     uid_t uid = 0;
-    // A fingerprint of the account's home directory (device, inode, birth time), or empty when
-    // the home directory cannot be examined. Together with the uid it tells a user deleted and
-    // re-created under the same name from the one that enrolled.
-    std::string home_identity;
 };
+
+// The login names in a passwd(5) file (the local accounts, /etc/passwd); nothing when the file
+// cannot be read, which callers must take as "unknown", never as "nobody".
+std::optional<std::set<std::string>> local_login_names(const std::string& passwd_file);
 
 class UserDirectory {
 public:
     virtual ~UserDirectory() = default;
     // Nothing when the name is not a plausible login name or does not resolve.
     virtual std::optional<SystemAccount> lookup(std::string_view name) = 0;
+    // The names of the local accounts (/etc/passwd); nothing when that cannot be read.
+    virtual std::optional<std::set<std::string>> local_names() = 0;
 };
 
 class NssUserDirectory final : public UserDirectory {
 public:
     std::optional<SystemAccount> lookup(std::string_view name) override;
+    std::optional<std::set<std::string>> local_names() override
+    {
+        return local_login_names("/etc/passwd");
+    }
 };
+
 
 // Login names we are willing to pass to NSS: 1 to 256 bytes, printable ASCII, no '/', ':',
 // or space, and not "." or "..".

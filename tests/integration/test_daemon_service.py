@@ -199,3 +199,55 @@ def test_a_clean_stop_removes_the_socket_so_nothing_mistakes_it_for_a_running_da
     assert daemon.socket.exists()
     daemon.stop()
     assert not daemon.socket.exists()
+
+
+def test_a_user_holding_many_connections_leaves_room_for_root(daemon, make_user):
+    hog = make_user()
+    script = (
+        "import socket, sys, time\n"
+        "held = []\n"
+        "for _ in range(300):\n"
+        "    s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)\n"
+        "    s.connect(sys.argv[1])\n"
+        "    held.append(s)\n"
+        "print('holding', flush=True)\n"
+        "time.sleep(30)\n")
+    holder = subprocess.Popen(["runuser", "-u", hog.name, "--", "/usr/bin/python3", "-c", script,
+                               str(daemon.socket)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "holding"
+        time.sleep(0.5)
+        fds = len(os.listdir(f"/proc/{daemon.process.pid}/fd"))
+        assert fds < 16 + 20, f"the daemon kept {fds} descriptors for one user"
+        for _ in range(20):
+            assert status_of(daemon.socket) == Status.OK
+        assert "Too many open connections for this peer" in daemon.log()
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+def test_an_existing_database_directory_open_to_others_stops_the_daemon_unchanged(scratch):
+    shared = scratch / "shared"
+    shared.mkdir()
+    os.chmod(shared, 0o1777)
+    config = write_config(scratch, f"socket = {scratch}/run/socket\n"
+                                   f"database = {shared}/db.sqlite\n")
+    result = subprocess.run([str(FOTOAUTHD), "--config", str(config)],
+                            capture_output=True, text=True, timeout=10)
+    assert result.returncode == 1
+    assert "chmod 0700" in result.stderr
+    assert stat.S_IMODE(shared.stat().st_mode) == 0o1777
+    assert not (shared / "db.sqlite").exists()
+
+
+def test_a_socket_directory_others_can_write_to_stops_the_daemon(scratch):
+    run = scratch / "run"
+    run.mkdir()
+    os.chmod(run, 0o777)
+    config = write_config(scratch, f"socket = {run}/socket\n"
+                                   f"database = {scratch}/state/db.sqlite\n")
+    result = subprocess.run([str(FOTOAUTHD), "--config", str(config)],
+                            capture_output=True, text=True, timeout=10)
+    assert result.returncode == 1
+    assert "nobody else can write to" in result.stderr

@@ -243,21 +243,41 @@ void a_user_recreated_with_another_uid_does_not_inherit_the_secret(void**)
                      proto::ReplyStatus::NotEnrolled);
 }
 
-void a_user_recreated_with_the_same_uid_and_a_new_home_does_not_inherit(void**)
+void a_local_user_deleted_and_created_again_with_the_same_uid_starts_without_mfa(void**)
 {
     World world;
     enrol(world, "alice");
-    world.users.accounts["alice"].home_identity = "8:1:555:99.0";
+    // userdel: the name leaves /etc/passwd, and the daemon is told that the file changed.
+    world.users.local.erase("alice");
+    world.users.accounts.erase("alice");
+    world.daemon->forget_deleted_local_accounts();
+    // useradd: the same name, and here even the same uid, comes back.
+    world.users.local.insert("alice");
+    world.users.accounts["alice"] = SystemAccount{"alice", kAliceUid};
+    world.daemon->forget_deleted_local_accounts();
     assert_int_equal(status_of(world.ask(request(proto::MessageType::AuthQuery, "alice"))),
                      proto::ReplyStatus::NotEnrolled);
 }
 
-void an_unreadable_home_does_not_drop_the_enrolment(void**)
+void a_passwd_file_that_cannot_be_read_never_drops_an_enrolment(void**)
 {
     World world;
     enrol(world, "alice");
-    world.users.accounts["alice"].home_identity.clear();
+    world.users.passwd_readable = false;
+    world.daemon->forget_deleted_local_accounts();
+    world.restart();
     assert_int_equal(status_of(world.ask(request(proto::MessageType::AuthQuery, "alice"))),
+                     proto::ReplyStatus::CodeRequired);
+}
+
+void an_account_from_a_directory_service_is_not_judged_by_etc_passwd(void**)
+{
+    World world;
+    world.users.local.erase("bob");  // bob comes from LDAP, say
+    enrol(world, "bob");
+    world.daemon->forget_deleted_local_accounts();
+    world.restart();
+    assert_int_equal(status_of(world.ask(request(proto::MessageType::AuthQuery, "bob"))),
                      proto::ReplyStatus::CodeRequired);
 }
 
@@ -373,8 +393,9 @@ int main()
         cmocka_unit_test(the_uri_names_issuer_user_and_secret),
         cmocka_unit_test(a_user_may_act_only_for_itself_and_root_for_anyone),
         cmocka_unit_test(a_user_recreated_with_another_uid_does_not_inherit_the_secret),
-        cmocka_unit_test(a_user_recreated_with_the_same_uid_and_a_new_home_does_not_inherit),
-        cmocka_unit_test(an_unreadable_home_does_not_drop_the_enrolment),
+        cmocka_unit_test(a_local_user_deleted_and_created_again_with_the_same_uid_starts_without_mfa),
+        cmocka_unit_test(a_passwd_file_that_cannot_be_read_never_drops_an_enrolment),
+        cmocka_unit_test(an_account_from_a_directory_service_is_not_judged_by_etc_passwd),
         cmocka_unit_test(the_auth_proof_opens_one_session_of_its_own_user_before_it_expires),
         cmocka_unit_test(requests_without_their_fields_are_bad_requests),
         cmocka_unit_test(a_broken_database_answers_internal_error_never_success),

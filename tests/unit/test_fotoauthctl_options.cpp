@@ -1,5 +1,6 @@
 // The command line of fotoauthctl: options before or after the verb, defaults, every usage
-// error explained in words; and the rule on whom a caller may act for.
+// error explained in words; the rule on whom a caller may act for; and the root verbs, their
+// word after the verb, and which addresses unblock takes.
 #include "account.hpp"
 #include "options.hpp"
 
@@ -109,6 +110,18 @@ void every_usage_error_is_refused_with_a_sentence_naming_the_problem(void**)
         {{"status", "--frob"}, "unknown option '--frob'"},
         {{"status", "-x"}, "unknown option '-x'"},
         {{"--help=yes"}, "--help takes no value"},
+        {{"lockouts", "alice"}, "unexpected word 'alice'"},
+        {{"lockouts", "--user", "alice"}, "--user does not apply to 'lockouts'"},
+        {{"unlock"}, "'unlock' needs the login name"},
+        {{"unlock", "alice", "bob"}, "unexpected word 'bob'"},
+        {{"unlock", "--user", "alice"}, "needs the login name"},
+        {{"unlock", "alice", "--user", "bob"}, "name the account after it"},
+        {{"unlock", "alice", "--mode", "always"}, "--mode only applies"},
+        {{"unblock"}, "'unblock' needs the IP address"},
+        {{"unblock", "example.com"}, "not 'example.com'"},
+        {{"unblock", "198.51.100.0/24"}, "not '198.51.100.0/24'"},
+        {{"unblock", "198.51.100.9", "198.51.100.10"}, "unexpected word '198.51.100.10'"},
+        {{"unblock", "198.51.100.9", "--user", "bob"}, "--user does not apply to 'unblock'"},
     };
     for (const auto& c : cases) {
         const auto parsed = parse(c.words);
@@ -155,6 +168,92 @@ void only_root_may_act_for_another_account(void**)
     assert_false(allowed.user->is_caller);
 }
 
+void the_root_verbs_take_their_object_as_the_word_after_them(void**)
+{
+    const auto lockouts = parse({"--socket", "/tmp/s", "lockouts"});
+    assert_true(lockouts.invocation.has_value());
+    assert_int_equal(lockouts.invocation->verb, ctl::Verb::Lockouts);
+    assert_string_equal(lockouts.invocation->socket_path.c_str(), "/tmp/s");
+
+    const auto unlock = parse({"unlock", "alice", "--timeout=500"});
+    assert_true(unlock.invocation.has_value());
+    assert_int_equal(unlock.invocation->verb, ctl::Verb::Unlock);
+    assert_string_equal(unlock.invocation->operand.c_str(), "alice");
+    assert_int_equal(unlock.invocation->timeout.count(), 500);
+
+    // A login name that starts with a dash can still be given after "--".
+    const auto dashed = parse({"unlock", "--", "-odd"});
+    assert_true(dashed.invocation.has_value());
+    assert_string_equal(dashed.invocation->operand.c_str(), "-odd");
+
+    const auto unblock = parse({"unblock", "2001:db8::1"});
+    assert_true(unblock.invocation.has_value());
+    assert_int_equal(unblock.invocation->verb, ctl::Verb::Unblock);
+    assert_string_equal(unblock.invocation->operand.c_str(), "2001:db8::1");
+}
+
+void the_help_names_the_root_verbs_and_what_they_take(void**)
+{
+    const std::string help(ctl::help_text());
+    assert_true(contains(help, "  lockouts "));
+    assert_true(contains(help, "  unlock USER "));
+    assert_true(contains(help, "  unblock ADDRESS "));
+}
+
+void only_the_new_verbs_about_locks_are_root_verbs(void**)
+{
+    assert_true(ctl::is_root_verb(ctl::Verb::Lockouts));
+    assert_true(ctl::is_root_verb(ctl::Verb::Unlock));
+    assert_true(ctl::is_root_verb(ctl::Verb::Unblock));
+    assert_false(ctl::is_root_verb(ctl::Verb::Status));
+    assert_false(ctl::is_root_verb(ctl::Verb::MfaEnable));
+    assert_false(ctl::is_root_verb(ctl::Verb::Help));
+}
+
+void unblock_takes_numeric_ipv4_and_ipv6_addresses_only(void**)
+{
+    for (const auto address : {"198.51.100.9", "0.0.0.0", "255.255.255.255", "::1", "::",
+                               "2001:db8::1", "2001:0db8:0000:0000:0000:0000:0000:0001",
+                               "::ffff:198.51.100.9", "FE80::1"})
+        if (!ctl::is_ip_address(address))
+            fail_msg("refused the address \"%s\"", address);
+
+    for (const auto text : {"", "198.51.100", "198.51.100.256", "198.51.100.9.1", "198.51.100.9 ",
+                            " 198.51.100.9", "198.51.100.9/32", "2001:db8::/64", "2001:db8:::1",
+                            "fe80::1%eth0", "localhost", "example.com", "0x7f.0.0.1",
+                            "[::1]", "1.2.3.4:22"})
+        if (ctl::is_ip_address(text))
+            fail_msg("accepted \"%s\" as an address", text);
+
+    // A NUL ends the text for inet_pton; what follows it must not slip through unseen.
+    assert_false(ctl::is_ip_address(std::string_view("198.51.100.9\0junk", 17)));
+}
+
+void unblock_also_takes_an_ipv6_network_as_lockouts_lists_it(void**)
+{
+    assert_string_equal(ctl::address_to_unblock("198.51.100.9")->c_str(), "198.51.100.9");
+    assert_string_equal(ctl::address_to_unblock("2001:db8::1")->c_str(), "2001:db8::1");
+    assert_string_equal(ctl::address_to_unblock("2001:db8:1:2::/64")->c_str(), "2001:db8:1:2::");
+
+    const auto parsed = parse({"unblock", "2001:db8:1:2::/64"});
+    assert_true(parsed.invocation.has_value());
+    assert_string_equal(parsed.invocation->operand.c_str(), "2001:db8:1:2::/64");
+
+    for (const auto text : {"/64", "198.51.100.0/64", "2001:db8::/48", "2001:db8::/640",
+                            "2001:db8::/64/64", "host:example.com", "uid:1000"})
+        if (ctl::address_to_unblock(text))
+            fail_msg("accepted \"%s\" to unblock", text);
+}
+
+void a_root_verb_is_refused_to_others_with_a_sentence_naming_it(void**)
+{
+    assert_false(ctl::refusal_unless_root(0, ctl::Verb::Unlock).has_value());
+
+    const auto refusal = ctl::refusal_unless_root(1000, ctl::Verb::Unblock);
+    assert_true(refusal.has_value());
+    assert_true(contains(*refusal, "'unblock' is for root only"));
+}
+
 }  // namespace
 
 int main()
@@ -171,6 +270,12 @@ int main()
         cmocka_unit_test(without_user_option_the_caller_acts_for_itself),
         cmocka_unit_test(a_user_may_name_itself),
         cmocka_unit_test(only_root_may_act_for_another_account),
+        cmocka_unit_test(the_root_verbs_take_their_object_as_the_word_after_them),
+        cmocka_unit_test(the_help_names_the_root_verbs_and_what_they_take),
+        cmocka_unit_test(only_the_new_verbs_about_locks_are_root_verbs),
+        cmocka_unit_test(unblock_takes_numeric_ipv4_and_ipv6_addresses_only),
+        cmocka_unit_test(unblock_also_takes_an_ipv6_network_as_lockouts_lists_it),
+        cmocka_unit_test(a_root_verb_is_refused_to_others_with_a_sentence_naming_it),
     };
     return cmocka_run_group_tests_name("fotoauthctl options", tests, nullptr, nullptr);
 }

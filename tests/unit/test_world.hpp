@@ -16,6 +16,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <map>
+#include <set>
 #include <memory>
 #include <sstream>
 #include <string>
@@ -54,7 +55,15 @@ public:
             return std::nullopt;
         return found->second;
     }
+    std::optional<std::set<std::string>> local_names() override
+    {
+        if (!passwd_readable)
+            return std::nullopt;
+        return local;
+    }
     std::map<std::string, SystemAccount> accounts;
+    std::set<std::string> local;  // the names in the pretend /etc/passwd
+    bool passwd_readable = true;
 };
 
 struct World {
@@ -69,8 +78,9 @@ struct World {
     {
         char pattern[] = "/tmp/fsauth-unit-XXXXXX";
         dir = mkdtemp(pattern);
-        users.accounts["alice"] = SystemAccount{"alice", kAliceUid, "8:1:100:17.0"};
-        users.accounts["bob"] = SystemAccount{"bob", kBobUid, "8:1:101:17.0"};
+        users.accounts["alice"] = SystemAccount{"alice", kAliceUid};
+        users.accounts["bob"] = SystemAccount{"bob", kBobUid};
+        users.local = {"alice", "bob"};
         restart();
     }
     ~World() { std::filesystem::remove_all(dir); }
