@@ -134,7 +134,8 @@ def test_unlock_lifts_the_password_and_key_locks_and_the_right_code_passes_again
     lock_with_wrong_codes(daemon, enrolment)
     lock_with_wrong_codes(daemon, enrolment, auth_info=KEY_AUTH_INFO)
     channels = sorted(row[3] for row in rows_of(ctl_ok(daemon, "lockouts"), account.name))
-    assert channels[0].startswith("key ssh-ed25519 AAAAC3NzaC1lZDI1"), channels
+    # Keys of one type share their first characters: the listing shows the end of the blob.
+    assert channels[0] == "key ssh-ed25519 ..." + KEY_BLOB[-16:], channels
     assert channels[1] == "password logins"
 
     assert ctl_ok(daemon, "unlock", account.name) == f"Unlocked {account.name} (2 locks lifted).\n"
