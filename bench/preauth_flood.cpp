@@ -14,6 +14,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <charconv>
 #include <chrono>
 #include <cstdio>
@@ -80,9 +81,11 @@ int run_worker(const Options& options, int worker, FILE* out)
     fotostudio::client::Connection connection;
     bool connected = false;
     for (long i = worker; i < options.requests; i += options.workers) {
-        if (!connected || options.fresh) {
+        // The client's deadline covers a connection's whole life, and the daemon ends any
+        // connection after two minutes: open a new one every few thousand requests.
+        if (!connected || options.fresh || (i / options.workers) % 5000 == 0) {
             connection = fotostudio::client::Connection();
-            const auto opened = connection.open(options.socket, 0, std::chrono::seconds(10));
+            const auto opened = connection.open(options.socket, 0, std::chrono::seconds(60));
             if (opened.failure != fotostudio::client::Failure::None) {
                 ++answers[std::string("connect-failed")];
                 continue;
@@ -93,7 +96,6 @@ int run_worker(const Options& options, int worker, FILE* out)
         request.set(proto::Field::User, "flood" + std::to_string(i % 1000));
         request.set(proto::Field::Service, "sshd");
         request.set(proto::Field::RemoteHost, source(i % options.sources));
-        // The daemon closes an idle connection after 30 s; a long run stays well inside that.
         const auto outcome = connection.request(request);
         if (!outcome.reply) {
             ++answers[std::string(fotostudio::client::to_string(outcome.failure))];
@@ -102,8 +104,11 @@ int run_worker(const Options& options, int worker, FILE* out)
         }
         ++answers[std::string(proto::to_string(*proto::reply_status(*outcome.reply)))];
     }
-    for (const auto& [status, count] : answers)
-        std::fprintf(out, "%s %ld\n", status.c_str(), count);
+    for (const auto& [status, count] : answers) {
+        std::string word = status;
+        std::replace(word.begin(), word.end(), ' ', '-');
+        std::fprintf(out, "%s %ld\n", word.c_str(), count);
+    }
     return 0;
 }
 
