@@ -188,15 +188,20 @@ Verdict BruteForceGuard::admit_login(const Attempt& attempt)
         if (const auto wait = login_source_.wait_ms(attempt.source, now_ms); wait > 0)
             return rate_limited(wait, "Too many login attempts from your address.");
     }
-    if (const auto wait = login_user_.wait_ms(attempt.user, now_ms); wait > 0)
+    // The per-user window is kept apart for each channel, so that guessing over the password
+    // path cannot hold the owner's key logins or the console back.
+    const std::string user_key = attempt.user + "\t" + attempt.channel;
+    if (const auto wait = login_user_.wait_ms(user_key, now_ms); wait > 0)
         return rate_limited(wait, "Too many login attempts for this account.");
 
     if (!attempt.source.empty() &&
         login_source_.record(attempt.source, now_ms, attempt.source_label))
         log::audit("source-blocked", "Login limit reached for a source address",
                    {{"RHOST", attempt.source_label}, {"REASON", "login-source-limit"}});
-    const std::string label = attempt.user_resolves ? attempt.user : "(a name that does not resolve)";
-    if (login_user_.record(attempt.user, now_ms, label))
+    const std::string label =
+        (attempt.user_resolves ? attempt.user : "(a name that does not resolve)") +
+        (attempt.channel == "password" ? "" : " (" + channel_label(attempt.channel) + ")");
+    if (login_user_.record(user_key, now_ms, label))
         log::audit("user-blocked", "Login limit reached for a user name",
                    {{"USER", label}, {"RHOST", attempt.source_label},
                     {"REASON", "login-user-limit"}});
@@ -254,7 +259,7 @@ std::size_t BruteForceGuard::unlock(std::int64_t account, const std::string& use
     (void)store_.delete_locks(account);
     const std::string prefix = std::to_string(account) + "\t";
     wrong_codes_.clear_if([&](const std::string& key) { return starts_with(key, prefix); });
-    login_user_.clear(user);
+    login_user_.clear_if([&](const std::string& key) { return starts_with(key, user + "\t"); });
     log::audit("account-unlocked", "Account unlocked by root",
                {{"USER", user}, {"LOCKS", std::to_string(lifted)}});
     return lifted;

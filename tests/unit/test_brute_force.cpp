@@ -134,6 +134,22 @@ void the_eleventh_login_for_one_user_is_refused_until_the_window_allows_never_lo
                      proto::ReplyStatus::Ok);
 }
 
+void guessing_over_the_password_path_does_not_hold_back_key_logins_or_the_console(void**)
+{
+    World world;
+    for (int i = 0; i < 10; ++i)
+        world.ask(preauth_from("alice", "198.51.100." + std::to_string(i)));
+    assert_int_equal(status_of(world.ask(preauth_from("alice", "198.51.100.99"))),
+                     proto::ReplyStatus::RateLimited);
+
+    auto key_login = preauth_from("alice", "203.0.113.5");
+    key_login.set(proto::Field::AuthInfo, "publickey ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOwn\n");
+    assert_int_equal(status_of(world.ask(key_login)), proto::ReplyStatus::Ok);
+    auto console = preauth_from("alice", "");
+    console.set(proto::Field::Tty, "/dev/tty1");
+    assert_int_equal(status_of(world.ask(console)), proto::ReplyStatus::Ok);
+}
+
 void a_caller_that_is_not_root_counts_under_its_own_uid_not_the_address_it_names(void**)
 {
     World world;
@@ -324,6 +340,8 @@ int main()
         cmocka_unit_test(the_sixth_login_from_one_address_within_a_minute_is_refused),
         cmocka_unit_test(
             the_eleventh_login_for_one_user_is_refused_until_the_window_allows_never_locked),
+        cmocka_unit_test(
+            guessing_over_the_password_path_does_not_hold_back_key_logins_or_the_console),
         cmocka_unit_test(a_caller_that_is_not_root_counts_under_its_own_uid_not_the_address_it_names),
         cmocka_unit_test(five_wrong_codes_lock_the_account_for_an_hour_then_it_unlocks_by_itself),
         cmocka_unit_test(setting_the_wall_clock_neither_lifts_nor_extends_a_running_lock),
