@@ -60,6 +60,21 @@ void tell_error(pam_handle_t* pamh, int flags, const char* message)
     (void)pam_error(pamh, "%s", message);
 }
 
+std::string displayable(std::string_view text)
+{
+    constexpr std::string_view kCut = "...";
+    const bool too_long = text.size() > kMaxShownText;
+    std::string shown(text.substr(0, too_long ? kMaxShownText - kCut.size() : text.size()));
+    for (char& c : shown) {
+        const auto byte = static_cast<unsigned char>(c);
+        if (byte < 0x20 || byte > 0x7e)
+            c = '?';
+    }
+    if (too_long)
+        shown += kCut;
+    return shown;
+}
+
 bool same_secret(std::string_view typed, std::string_view secret) noexcept
 {
     if (typed.size() != secret.size())

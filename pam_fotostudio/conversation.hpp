@@ -3,6 +3,8 @@
 
 #include <security/pam_modules.h>
 
+#include <cstddef>
+#include <string>
 #include <string_view>
 
 namespace fotostudio::pam {
@@ -38,6 +40,12 @@ PromptResult prompt_hidden(pam_handle_t* pamh, const char* question);
 
 // Shows an error message unless the application asked for silence (PAM_SILENT).
 void tell_error(pam_handle_t* pamh, int flags, const char* message);
+
+// A sentence from the daemon made safe to show on the user's terminal: every byte outside
+// printable ASCII becomes '?', so that no escape sequence reaches the terminal, and it is cut to
+// at most kMaxShownText bytes, ending in "...", so that it cannot flood the screen.
+inline constexpr std::size_t kMaxShownText = 300;
+std::string displayable(std::string_view text);
 
 // Compares a typed answer with a secret without leaking, through timing, where they differ.
 bool same_secret(std::string_view typed, std::string_view secret) noexcept;

@@ -16,9 +16,18 @@ void describe_caller(Message& message, const Caller& caller)
         message.set(Field::RemoteHost, *caller.remote_host);
     if (caller.tty)
         message.set(Field::Tty, *caller.tty);
+    if (caller.auth_info)
+        message.set(Field::AuthInfo, *caller.auth_info);
 }
 
 }  // namespace
+
+Message preauth(const Caller& caller)
+{
+    Message message(MessageType::Preauth);
+    describe_caller(message, caller);
+    return message;
+}
 
 Message auth_query(const Caller& caller)
 {
@@ -27,19 +36,24 @@ Message auth_query(const Caller& caller)
     return message;
 }
 
-Message auth_verify(const Caller& caller, std::string_view code)
+Message auth_verify(const Caller& caller, std::string_view code, bool password_failed)
 {
     Message message(MessageType::AuthVerify);
     describe_caller(message, caller);
     message.set(Field::Code, code);
+    if (password_failed)
+        message.set_u8(Field::PasswordFailed, 1);
     return message;
 }
 
-Message session_open(std::string_view user, std::string_view nonce)
+// SessionOpen names only the user and the nonce, plus AuthInfo like every other request.
+Message session_open(const Caller& caller, std::string_view nonce)
 {
     Message message(MessageType::SessionOpen);
-    message.set(Field::User, user);
+    message.set(Field::User, caller.user);
     message.set(Field::Nonce, nonce);
+    if (caller.auth_info)
+        message.set(Field::AuthInfo, *caller.auth_info);
     return message;
 }
 

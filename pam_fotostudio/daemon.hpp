@@ -17,11 +17,19 @@ struct Caller {
     std::string service;
     std::optional<std::string> remote_host;
     std::optional<std::string> tty;
+    // sshd's SSH_AUTH_INFO_0: the methods that already succeeded, e.g. the public key of a
+    // "publickey,keyboard-interactive" login. The daemon keeps a separate lock for key logins.
+    std::optional<std::string> auth_info;
 };
 
+// Every request describes the caller in full, AuthInfo included, so that the daemon counts the
+// attempt against the right source, user and channel.
+protocol::Message preauth(const Caller& caller);
 protocol::Message auth_query(const Caller& caller);
-protocol::Message auth_verify(const Caller& caller, std::string_view code);
-protocol::Message session_open(std::string_view user, std::string_view nonce);
+// password_failed: the password module before this one failed (the authfail mode). The daemon
+// then counts a wrong code but never accepts or spends a right one.
+protocol::Message auth_verify(const Caller& caller, std::string_view code, bool password_failed);
+protocol::Message session_open(const Caller& caller, std::string_view nonce);
 
 // Connects, checks that the listener is root or the daemon account, sends the request and
 // waits for its answer, all within options.timeout.

@@ -55,6 +55,18 @@ bool resolve_daemon_user(pam_handle_t* pamh, const std::string& name, Options& o
     return true;
 }
 
+// Two mode words on one line leave it unclear which part of the stack the line is meant to be.
+bool set_mode(pam_handle_t* pamh, Mode mode, Options& options)
+{
+    if (options.mode != Mode::Code) {
+        pam_syslog(pamh, LOG_ERR,
+                   "options preauth and authfail exclude each other and appear once");
+        return false;
+    }
+    options.mode = mode;
+    return true;
+}
+
 bool parse_one(pam_handle_t* pamh, std::string_view argument, Options& options)
 {
     const auto value_of = [argument](std::string_view key) -> std::optional<std::string_view> {
@@ -68,6 +80,8 @@ bool parse_one(pam_handle_t* pamh, std::string_view argument, Options& options)
         options.debug = true;
         return true;
     }
+    if (argument == "preauth" || argument == "authfail")
+        return set_mode(pamh, argument == "preauth" ? Mode::Preauth : Mode::Authfail, options);
     if (const auto path = value_of("socket")) {
         // A relative path would depend on the working directory of whatever process runs PAM.
         if (!path->starts_with('/')) {

@@ -14,7 +14,17 @@
 
 namespace fotostudio::pam {
 
+// Which part of the auth stack this line is, like pam_faillock's modes. The recommended sshd
+// stanza runs `preauth` before the password module, `authfail` only when the password failed,
+// and the code stage (no mode word) last. The session stage ignores the mode.
+enum class Mode {
+    Code,      // ask for a code and let the daemon check it (runs Preauth first when needed)
+    Preauth,   // ask the daemon whether this login attempt may go on at all; never prompts
+    Authfail,  // the password failed: ask for a code all the same, count it, never accept it
+};
+
 struct Options {
+    Mode mode = Mode::Code;               // preauth | authfail | neither
     std::string socket_path;              // socket=PATH
     std::chrono::milliseconds timeout{};  // timeout=MS, the deadline of each daemon exchange
     uid_t trusted_uid = 0;                // daemon_user=NAME; root is always trusted

@@ -1,11 +1,27 @@
-// pam_fotostudio: asks fotoauthd whether a user needs a one-time code, prompts for it, and lets
-// the daemon check it. The module keeps no state and no secret: every decision is the daemon's,
-// and the module only maps the daemon's answers to PAM return codes.
+// pam_fotostudio: asks fotoauthd whether a login attempt may go on and whether the user needs a
+// one-time code, prompts for it, and lets the daemon check it. The module keeps no state and no
+// secret: every decision, every counter and every lock is the daemon's, and the module only maps
+// the daemon's answers to PAM return codes (answers.cpp holds that table).
+//
+// Like pam_faillock, one auth stack uses the module up to three times (options.hpp, Mode):
+//
+//   auth  requisite                     pam_fotostudio.so preauth
+//   auth  [success=1 default=ignore]    pam_unix.so
+//   auth  [default=die]                 pam_fotostudio.so authfail
+//   auth  required                      pam_fotostudio.so
+//
+// `preauth` lets the daemon refuse a rate-limited source or user, or a locked account, before
+// the password module can be tried at all. `authfail` runs only when the password failed: it
+// asks for the code all the same, so that the prompts do not tell a right password from a wrong
+// one, and the daemon counts a wrong code toward the lock. The code stage (no mode) does the
+// real check. A stack of the code stage alone still gets the login limits: it sends Preauth
+// itself when no `preauth` line ran before it in the same pam_authenticate call.
 //
 // The auth stage hands its result to the session stage through the PAM environment variable
 // FOTOSTUDIO_AUTH, holding a nonce the daemon issued. sshd runs keyboard-interactive auth in a
 // child process and only the PAM environment comes back to the monitor, where the session stack
 // runs; the daemon keeps the nonce for two minutes and redeems it once.
+#include "answers.hpp"
 #include "conversation.hpp"
 #include "daemon.hpp"
 #include "options.hpp"
@@ -15,6 +31,8 @@
 
 #include <syslog.h>
 
+#include <cstdlib>
+#include <cstring>
 #include <exception>
 #include <optional>
 #include <string>
@@ -27,68 +45,61 @@ namespace {
 using protocol::ReplyStatus;
 
 constexpr const char* kCodePrompt = "Verification code or recovery code: ";
-constexpr const char* kWrongCodeMessage = "Wrong or already used code.";
 constexpr const char* kNonceVariable = "FOTOSTUDIO_AUTH";
+constexpr const char* kAuthInfoVariable = "SSH_AUTH_INFO_0";
+// pam_set_data name of the mark `preauth` leaves for the code stage of the same call.
+constexpr const char* kPreauthMark = "fotostudio-preauth-ran";
+
+// Shown when the daemon refuses a login without saying why (it normally sends a sentence).
+constexpr const char* kLockedFallback =
+    "This account is locked after too many wrong verification codes.";
+constexpr const char* kRateLimitedFallback = "Too many login attempts. Wait and try again.";
 
 // Nothing legitimate typed at the prompt is longer: a TOTP code has 6 digits, a recovery code 14
 // characters. Longer answers are refused without bothering the daemon.
 constexpr std::size_t kMaxAnswerLength = 128;
 constexpr std::size_t kMaxNonceLength = 256;
 constexpr std::size_t kMaxLoggedText = 200;
+// A key line of SSH_AUTH_INFO_0 is under 1 KiB even for RSA-8192; a certificate can be longer.
+// Cutting the value keeps the request within one datagram, and the cut is the same on every
+// login with that key, so the daemon still tells one key's logins from another's.
+constexpr std::size_t kMaxAuthInfoLength = 2048;
 
-// Daemon answer -> PAM return code. Whatever is not listed fails closed.
+// What the module does on its own, before or between the daemon's answers (answers.cpp has the
+// table for those):
 //
-//   where                    daemon answer or local event               PAM code
-//   -----------------------  -----------------------------------------  ----------------------
-//   authenticate             bad option on the PAM line                 PAM_SERVICE_ERR
+//   authenticate, any mode   bad option on the PAM line                 PAM_SERVICE_ERR
 //                            exception inside the module                PAM_SERVICE_ERR
 //                            pam_get_user fails                         its error
-//   authenticate, AuthQuery  CodeRequired                               (prompt for the code)
-//                            NotEnrolled                                PAM_IGNORE
-//                            UnknownUser                                PAM_USER_UNKNOWN
-//                            PermissionDenied                           PAM_AUTH_ERR
-//                            Ok, BadRequest, InternalError, any other   PAM_AUTHINFO_UNAVAIL
-//                            no answer: cannot connect, timeout,        PAM_AUTHINFO_UNAVAIL
-//                            untrusted peer, closed, garbage
-//   authenticate, prompt     conversation fails or answers NULL         PAM_CONV_ERR
-//                            answer empty or over 128 bytes             PAM_AUTH_ERR, not sent
+//   code stage, authfail     conversation fails or answers NULL         PAM_CONV_ERR
+//   (the prompt)             answer empty or over 128 bytes             PAM_AUTH_ERR, not sent
 //                            answer equals PAM_AUTHTOK                  PAM_AUTH_ERR, not sent
-//   authenticate,            Ok with a well-formed Nonce                PAM_SUCCESS, and
-//   AuthVerify                                                          FOTOSTUDIO_AUTH=<nonce>
-//                            Ok without a well-formed Nonce             PAM_AUTHINFO_UNAVAIL
-//                            pam_putenv of the nonce fails              PAM_SYSTEM_ERR
-//                            Rejected                                   PAM_AUTH_ERR
-//                            NotEnrolled (disabled meanwhile)           PAM_AUTH_ERR
-//                            UnknownUser                                PAM_USER_UNKNOWN
-//                            PermissionDenied                           PAM_AUTH_ERR
-//                            BadRequest, InternalError, any other,      PAM_AUTHINFO_UNAVAIL
-//                            no answer
+//   code stage, AuthVerify   Ok without a well-formed Nonce             PAM_AUTHINFO_UNAVAIL
+//   Ok                       pam_putenv of the nonce fails              PAM_SYSTEM_ERR
 //   open_session             bad option, exception, no user name        PAM_SESSION_ERR
-//   open_session with        Ok                                         PAM_SUCCESS
-//   FOTOSTUDIO_AUTH,         Rejected (unknown, spent or stale nonce)   PAM_SESSION_ERR
-//   SessionOpen              anything else, no answer                   PAM_SESSION_ERR
-//   open_session without     NotEnrolled                                PAM_IGNORE
-//   FOTOSTUDIO_AUTH,         CodeRequired (auth stage did not pass      PAM_SESSION_ERR
-//   AuthQuery                this module, e.g. publickey-only ssh)
-//                            anything else, no answer                   PAM_SESSION_ERR
-//   setcred, acct_mgmt, chauthtok, close_session                        PAM_IGNORE
+//   setcred                                                             PAM_SUCCESS
+//   acct_mgmt, chauthtok, close_session                                 PAM_IGNORE
 //
 // FOTOSTUDIO_AUTH is removed from the PAM environment at the start of open_session, whatever
 // follows, and at the start of authenticate, so that a failed retry keeps no earlier proof.
-// No failure is ever PAM_SUCCESS or PAM_IGNORE: with "auth required", MFA must not switch itself
-// off because the daemon is down or misconfigured. A bad option is PAM_SERVICE_ERR rather than
-// PAM_AUTHINFO_UNAVAIL so that a stack tolerating an unreachable daemon
-// ([authinfo_unavail=ignore]) still refuses a broken configuration.
+// A bad option is PAM_SERVICE_ERR rather than PAM_AUTHINFO_UNAVAIL so that a stack tolerating
+// an unreachable daemon ([authinfo_unavail=ignore]) still refuses a broken configuration.
 
-const char* request_name(const protocol::Message& request) noexcept
-{
-    switch (request.type()) {
-    case protocol::MessageType::AuthQuery: return "AuthQuery";
-    case protocol::MessageType::AuthVerify: return "AuthVerify";
-    case protocol::MessageType::SessionOpen: return "SessionOpen";
-    default: return "request";
-    }
-}
+// Who is logging in, and how the module was asked to work, for one call.
+struct Login {
+    pam_handle_t* pamh;
+    int flags;
+    const Options& options;
+    const Caller& caller;
+};
+
+// The outcome of one exchange after the table judged it: either go on (with the daemon's
+// answer), or stop with pam_code, the refusal already shown and logged.
+struct Judged {
+    bool proceed;
+    int pam_code;
+    std::optional<protocol::Message> reply;
+};
 
 // The daemon's sentence as it may appear in a log line: shortened, with control characters
 // replaced, so that a broken or hostile listener cannot forge extra lines in the log.
@@ -104,41 +115,73 @@ std::string printable(std::string_view text)
     return shown;
 }
 
-// Logs why an exchange gave no usable answer (a transport failure, or a status this request
-// does not expect) and returns `code`. The daemon's sentence is included: it says what went wrong.
-int fail_after_exchange(pam_handle_t* pamh, const protocol::Message& request,
-                        const client::Outcome& outcome, int code)
+// Logs why an exchange gave no usable answer (a transport failure, or a status this step does
+// not expect). The daemon's sentence is included: it says what went wrong.
+void log_failed_exchange(pam_handle_t* pamh, Step step, const client::Outcome& outcome)
 {
     const auto status = status_of(outcome);
     if (!status) {
-        pam_syslog(pamh, LOG_ERR, "%s failed: %s (%s)", request_name(request),
+        pam_syslog(pamh, LOG_ERR, "%s failed: %s (%s)", step_name(step),
                    std::string(client::to_string(outcome.failure)).c_str(), outcome.detail.c_str());
-        return code;
+        return;
     }
 
     const auto text = printable(outcome.reply->get(protocol::Field::Text).value_or(""));
     pam_syslog(pamh, LOG_ERR, "fotoauthd answered %s to %s: %s",
-               std::string(protocol::to_string(*status)).c_str(), request_name(request),
-               text.c_str());
-    return code;
+               std::string(protocol::to_string(*status)).c_str(), step_name(step), text.c_str());
 }
 
-void log_answer_for_debug(pam_handle_t* pamh, const Options& options,
-                          const protocol::Message& request, const client::Outcome& outcome)
+void log_answer_for_debug(const Login& login, Step step, const client::Outcome& outcome)
 {
-    if (!options.debug)
+    if (!login.options.debug)
         return;
     const auto status = status_of(outcome);
     const std::string answer(status ? protocol::to_string(*status)
                                     : client::to_string(outcome.failure));
-    pam_syslog(pamh, LOG_DEBUG, "%s: %s", request_name(request), answer.c_str());
+    pam_syslog(login.pamh, LOG_DEBUG, "%s: %s", step_name(step), answer.c_str());
 }
 
-client::Outcome ask(pam_handle_t* pamh, const Options& options, const protocol::Message& request)
+void log_reason(const Login& login, const Verdict& verdict)
 {
-    auto outcome = exchange(options, request);
-    log_answer_for_debug(pamh, options, request, outcome);
-    return outcome;
+    if (!verdict.reason)
+        return;
+    if (verdict.reason_names_user)
+        pam_syslog(login.pamh, verdict.log_priority, "%s (user %s)", verdict.reason,
+                   login.caller.user.c_str());
+    else
+        pam_syslog(login.pamh, verdict.log_priority, "%s", verdict.reason);
+}
+
+// Shows the daemon's reason for refusing a login (how long to wait, or until when the account
+// is locked), made safe for the user's terminal.
+void show_daemon_text(const Login& login, const protocol::Message& reply)
+{
+    const auto text = reply.get(protocol::Field::Text);
+    if (text && !text->empty()) {
+        tell_error(login.pamh, login.flags, displayable(*text).c_str());
+        return;
+    }
+    const bool locked = protocol::reply_status(reply) == ReplyStatus::Locked;
+    tell_error(login.pamh, login.flags, locked ? kLockedFallback : kRateLimitedFallback);
+}
+
+// Sends one request on its own connection (the user may have taken minutes at a prompt, longer
+// than any earlier deadline) and acts on the table's verdict for the answer.
+Judged consult(const Login& login, Step step, const protocol::Message& request)
+{
+    auto outcome = exchange(login.options, request);
+    log_answer_for_debug(login, step, outcome);
+    const Verdict verdict = judge(step, status_of(outcome));
+
+    switch (verdict.action) {
+    case Action::Proceed: return {true, verdict.pam_code, std::move(outcome.reply)};
+    case Action::Stop: break;
+    case Action::StopWrongCode: tell_error(login.pamh, login.flags, kWrongCodeMessage); break;
+    case Action::StopDaemonText: show_daemon_text(login, *outcome.reply); break;
+    case Action::Fail: log_failed_exchange(login.pamh, step, outcome); break;
+    }
+    log_reason(login, verdict);
+    return {false, verdict.pam_code, std::nullopt};
 }
 
 std::optional<std::string> optional_item(pam_handle_t* pamh, int item_type)
@@ -147,6 +190,14 @@ std::optional<std::string> optional_item(pam_handle_t* pamh, int item_type)
     if (pam_get_item(pamh, item_type, &item) != PAM_SUCCESS || !item)
         return std::nullopt;
     return std::string(static_cast<const char*>(item));
+}
+
+std::optional<std::string> auth_info(pam_handle_t* pamh)
+{
+    const char* value = pam_getenv(pamh, kAuthInfoVariable);
+    if (!value)
+        return std::nullopt;
+    return std::string(value, ::strnlen(value, kMaxAuthInfoLength));
 }
 
 // Fills caller from the PAM items; on failure returns pam_get_user's error, never success.
@@ -163,6 +214,7 @@ int read_caller(pam_handle_t* pamh, Caller& caller)
     caller.service = optional_item(pamh, PAM_SERVICE).value_or("");
     caller.remote_host = optional_item(pamh, PAM_RHOST);
     caller.tty = optional_item(pamh, PAM_TTY);
+    caller.auth_info = auth_info(pamh);
     return PAM_SUCCESS;
 }
 
@@ -206,40 +258,51 @@ std::optional<std::string> take_nonce(pam_handle_t* pamh)
     return nonce;
 }
 
-// --- auth stage ---
+// --- the mark that preauth ran ---
 
-// Returns the PAM code to stop with, or nothing when the user must be asked for a code.
-std::optional<int> ask_whether_code_needed(pam_handle_t* pamh, const Options& options,
-                                           const Caller& caller)
+void free_mark(pam_handle_t*, void* data, int)
 {
-    const auto request = auth_query(caller);
-    const auto outcome = ask(pamh, options, request);
-    const auto status = status_of(outcome);
+    std::free(data);
+}
 
-    switch (status.value_or(ReplyStatus::InternalError)) {
-    case ReplyStatus::CodeRequired: return std::nullopt;
-    case ReplyStatus::NotEnrolled: return PAM_IGNORE;
-    case ReplyStatus::UnknownUser:
-        // The name may be a password typed into the login field: it is not logged.
-        pam_syslog(pamh, LOG_NOTICE, "fotoauthd does not know the user");
-        return PAM_USER_UNKNOWN;
-    case ReplyStatus::PermissionDenied:
-        pam_syslog(pamh, LOG_ERR, "fotoauthd does not let this process act for user %s",
-                   caller.user.c_str());
-        return PAM_AUTH_ERR;
-    default: return fail_after_exchange(pamh, request, outcome, PAM_AUTHINFO_UNAVAIL);
+// Leaves the user's name as the mark, so that the code stage knows the attempt is counted. A
+// failure only costs a second count of the same attempt, so it is logged and nothing more.
+void leave_preauth_mark(pam_handle_t* pamh, const Caller& caller)
+{
+    char* name = ::strdup(caller.user.c_str());
+    const int status = name ? pam_set_data(pamh, kPreauthMark, name, free_mark) : PAM_BUF_ERR;
+    if (status != PAM_SUCCESS) {
+        std::free(name);
+        pam_syslog(pamh, LOG_WARNING,
+                   "cannot mark that preauth ran: %s; the code stage will ask the daemon again",
+                   pam_strerror(pamh, status));
     }
 }
 
+// Whether preauth ran for this user since the mark was last taken. Taking it (replacing it with
+// nothing) limits it to one pam_authenticate call: sshd calls it again for every retry, and each
+// retry must be counted, by a `preauth` line or by the code stage.
+bool take_preauth_mark(pam_handle_t* pamh, const Caller& caller)
+{
+    const void* data = nullptr;
+    if (pam_get_data(pamh, kPreauthMark, &data) != PAM_SUCCESS || !data)
+        return false;
+    const bool same_user = caller.user == static_cast<const char*>(data);
+    (void)pam_set_data(pamh, kPreauthMark, nullptr, nullptr);
+    return same_user;
+}
+
+// --- auth stage ---
+
 // Refuses answers that must not be sent to the daemon. Returns the PAM code to stop with, or
 // nothing when the answer may be checked.
-std::optional<int> refuse_locally(pam_handle_t* pamh, int flags, const Caller& caller,
-                                  std::string_view answer)
+std::optional<int> refuse_locally(const Login& login, std::string_view answer)
 {
+    pam_handle_t* pamh = login.pamh;
     if (answer.empty() || answer.size() > kMaxAnswerLength) {
-        pam_syslog(pamh, LOG_NOTICE, "answer for user %s refused: %s", caller.user.c_str(),
+        pam_syslog(pamh, LOG_NOTICE, "answer for user %s refused: %s", login.caller.user.c_str(),
                    answer.empty() ? "empty" : "too long to be a code");
-        tell_error(pamh, flags, kWrongCodeMessage);
+        tell_error(pamh, login.flags, kWrongCodeMessage);
         return PAM_AUTH_ERR;
     }
 
@@ -249,19 +312,20 @@ std::optional<int> refuse_locally(pam_handle_t* pamh, int flags, const Caller& c
         pam_syslog(
             pamh, LOG_WARNING,
             "answer for user %s refused and not sent to fotoauthd: it is the password of an earlier prompt. sshd answers every prompt with the password when KbdInteractiveAuthentication is off; turn it on so that the code prompt reaches the user",
-            caller.user.c_str());
-        tell_error(pamh, flags, kWrongCodeMessage);
+            login.caller.user.c_str());
+        tell_error(pamh, login.flags, kWrongCodeMessage);
         return PAM_AUTH_ERR;
     }
     return std::nullopt;
 }
 
-int remember_nonce(pam_handle_t* pamh, const Caller& caller, const client::Outcome& outcome)
+int remember_nonce(const Login& login, const protocol::Message& reply)
 {
-    const auto nonce = outcome.reply->get(protocol::Field::Nonce);
+    pam_handle_t* pamh = login.pamh;
+    const auto nonce = reply.get(protocol::Field::Nonce);
     if (!nonce || !is_plausible_nonce(*nonce)) {
         pam_syslog(pamh, LOG_ERR, "fotoauthd accepted the code for user %s but sent %s nonce",
-                   caller.user.c_str(), nonce ? "an unusable" : "no");
+                   login.caller.user.c_str(), nonce ? "an unusable" : "no");
         return PAM_AUTHINFO_UNAVAIL;
     }
 
@@ -274,34 +338,70 @@ int remember_nonce(pam_handle_t* pamh, const Caller& caller, const client::Outco
     return PAM_SUCCESS;
 }
 
-int verify_code(pam_handle_t* pamh, int flags, const Options& options, const Caller& caller,
-                std::string_view code)
+// The preauth mode: may this attempt go on? Never prompts.
+int check_attempt_allowed(const Login& login)
 {
-    // A new connection: the user may have taken minutes to type, and the deadline of the first
-    // exchange is long gone.
-    const auto request = auth_verify(caller, code);
-    const auto outcome = ask(pamh, options, request);
-    const auto status = status_of(outcome);
+    const auto judged = consult(login, Step::Preauth, preauth(login.caller));
+    if (judged.proceed)
+        leave_preauth_mark(login.pamh, login.caller);
+    return judged.pam_code;
+}
 
-    switch (status.value_or(ReplyStatus::InternalError)) {
-    case ReplyStatus::Ok: return remember_nonce(pamh, caller, outcome);
-    case ReplyStatus::Rejected:
-        pam_syslog(pamh, LOG_NOTICE, "wrong or already used code for user %s", caller.user.c_str());
-        tell_error(pamh, flags, kWrongCodeMessage);
-        return PAM_AUTH_ERR;
-    case ReplyStatus::NotEnrolled:
-        pam_syslog(pamh, LOG_NOTICE, "user %s is no longer enrolled; code not checked",
-                   caller.user.c_str());
-        return PAM_AUTH_ERR;
-    case ReplyStatus::UnknownUser:
-        pam_syslog(pamh, LOG_NOTICE, "fotoauthd no longer knows the user");
-        return PAM_USER_UNKNOWN;
-    case ReplyStatus::PermissionDenied:
-        pam_syslog(pamh, LOG_ERR, "fotoauthd does not let this process act for user %s",
-                   caller.user.c_str());
-        return PAM_AUTH_ERR;
-    default: return fail_after_exchange(pamh, request, outcome, PAM_AUTHINFO_UNAVAIL);
+// Prompts for the code and checks it at `verify` (Verify, or VerifyAfterBadPassword).
+Judged ask_and_check_code(const Login& login, Step verify)
+{
+    auto prompt = prompt_hidden(login.pamh, kCodePrompt);
+    if (prompt.status != PAM_SUCCESS) {
+        pam_syslog(login.pamh, LOG_ERR, "no answer to the code prompt for user %s",
+                   login.caller.user.c_str());
+        return {false, PAM_CONV_ERR, std::nullopt};
     }
+
+    if (const auto stop = refuse_locally(login, prompt.answer.view()))
+        return {false, *stop, std::nullopt};
+
+    const bool password_failed = verify == Step::VerifyAfterBadPassword;
+    return consult(login, verify, auth_verify(login.caller, prompt.answer.view(), password_failed));
+}
+
+// The code stage: the attempt is counted (by a preauth line before, or here), then the user is
+// asked for a code if enrolled, and the daemon's nonce is kept for the session stage.
+int check_code(const Login& login)
+{
+    if (!take_preauth_mark(login.pamh, login.caller)) {
+        const auto allowed = consult(login, Step::Preauth, preauth(login.caller));
+        if (!allowed.proceed)
+            return allowed.pam_code;
+    }
+
+    const auto query = consult(login, Step::Query, auth_query(login.caller));
+    if (!query.proceed)
+        return query.pam_code;
+
+    const auto verified = ask_and_check_code(login, Step::Verify);
+    if (!verified.proceed)
+        return verified.pam_code;
+    return remember_nonce(login, *verified.reply);
+}
+
+// The authfail mode: the password failed, so this never succeeds; an enrolled user is asked for
+// the code all the same, and the daemon counts a wrong one.
+int check_code_after_bad_password(const Login& login)
+{
+    // The code stage will not run in this call; a mark left for it must not reach the next one.
+    (void)take_preauth_mark(login.pamh, login.caller);
+
+    const auto query = consult(login, Step::QueryAfterBadPassword, auth_query(login.caller));
+    if (!query.proceed)
+        return query.pam_code;
+
+    const auto verified = ask_and_check_code(login, Step::VerifyAfterBadPassword);
+    if (verified.proceed) {
+        // The table lets nothing proceed at this step; should it ever, this still fails.
+        pam_syslog(login.pamh, LOG_CRIT, "the answer table let a code pass after a bad password");
+        return PAM_AUTH_ERR;
+    }
+    return verified.pam_code;
 }
 
 int authenticate(pam_handle_t* pamh, int flags, int argc, const char** argv)
@@ -312,70 +412,23 @@ int authenticate(pam_handle_t* pamh, int flags, int argc, const char** argv)
     const auto parsed = parse_options(pamh, argc, argv);
     if (!parsed)
         return PAM_SERVICE_ERR;
-    const Options& options = *parsed;
 
     Caller caller;
     if (const int status = read_caller(pamh, caller); status != PAM_SUCCESS)
         return status;
 
-    if (const auto stop = ask_whether_code_needed(pamh, options, caller))
-        return *stop;
-
-    auto prompt = prompt_hidden(pamh, kCodePrompt);
-    if (prompt.status != PAM_SUCCESS) {
-        pam_syslog(pamh, LOG_ERR, "no answer to the code prompt for user %s", caller.user.c_str());
-        return PAM_CONV_ERR;
+    const Login login{pamh, flags, *parsed, caller};
+    switch (parsed->mode) {
+    case Mode::Preauth: return check_attempt_allowed(login);
+    case Mode::Authfail: return check_code_after_bad_password(login);
+    case Mode::Code: break;
     }
-
-    if (const auto stop = refuse_locally(pamh, flags, caller, prompt.answer.view()))
-        return *stop;
-
-    return verify_code(pamh, flags, options, caller, prompt.answer.view());
+    return check_code(login);
 }
 
 // --- session stage ---
 
-int redeem_nonce(pam_handle_t* pamh, const Options& options, const Caller& caller,
-                 std::string_view nonce)
-{
-    const auto request = session_open(caller.user, nonce);
-    const auto outcome = ask(pamh, options, request);
-    const auto status = status_of(outcome);
-
-    switch (status.value_or(ReplyStatus::InternalError)) {
-    case ReplyStatus::Ok: return PAM_SUCCESS;
-    case ReplyStatus::Rejected:
-        pam_syslog(pamh, LOG_ERR,
-                   "session for user %s refused: its proof of MFA is unknown, spent or expired",
-                   caller.user.c_str());
-        return PAM_SESSION_ERR;
-    default: return fail_after_exchange(pamh, request, outcome, PAM_SESSION_ERR);
-    }
-}
-
-// A session without a nonce is fine only for a user who has nothing to prove.
-int check_no_proof_needed(pam_handle_t* pamh, const Options& options, const Caller& caller)
-{
-    const auto request = auth_query(caller);
-    const auto outcome = ask(pamh, options, request);
-    const auto status = status_of(outcome);
-
-    switch (status.value_or(ReplyStatus::InternalError)) {
-    case ReplyStatus::NotEnrolled: return PAM_IGNORE;
-    case ReplyStatus::CodeRequired:
-        pam_syslog(
-            pamh, LOG_ERR,
-            "session for user %s refused: the user is enrolled but the auth stage did not check a code with this module (for example a publickey-only login)",
-            caller.user.c_str());
-        return PAM_SESSION_ERR;
-    case ReplyStatus::UnknownUser:
-        pam_syslog(pamh, LOG_ERR, "session refused: fotoauthd does not know the user");
-        return PAM_SESSION_ERR;
-    default: return fail_after_exchange(pamh, request, outcome, PAM_SESSION_ERR);
-    }
-}
-
-int open_session(pam_handle_t* pamh, int argc, const char** argv)
+int open_session(pam_handle_t* pamh, int flags, int argc, const char** argv)
 {
     // Taken out before anything can fail, so that the nonce leaves the PAM environment on every
     // path, a bad option included.
@@ -391,9 +444,11 @@ int open_session(pam_handle_t* pamh, int argc, const char** argv)
         return PAM_SESSION_ERR;
     }
 
+    // A session without a nonce is fine only for a user who has nothing to prove.
+    const Login login{pamh, flags, *options, caller};
     if (nonce)
-        return redeem_nonce(pamh, *options, caller, *nonce);
-    return check_no_proof_needed(pamh, *options, caller);
+        return consult(login, Step::SessionRedeem, session_open(caller, *nonce)).pam_code;
+    return consult(login, Step::SessionQuery, auth_query(caller)).pam_code;
 }
 
 // --- the C boundary ---
@@ -425,9 +480,14 @@ PAM_EXTERN int pam_sm_authenticate(pam_handle_t* pamh, int flags, int argc, cons
     });
 }
 
+// The module sets no credentials, but says so with success, not PAM_IGNORE: pam_setcred walks
+// the auth lines again, and in the recommended stack a user without MFA has no line but preauth
+// that counts as a success (the password module's `success=1` jump does not). Ignoring here
+// would leave libpam with no module that said yes, and sshd would refuse the login after
+// "Accepted" with "pam_setcred(): Permission denied".
 PAM_EXTERN int pam_sm_setcred(pam_handle_t*, int, int, const char**)
 {
-    return PAM_IGNORE;
+    return PAM_SUCCESS;
 }
 
 // No account decision yet: whether a user may log in at all is not this module's call.
@@ -436,10 +496,11 @@ PAM_EXTERN int pam_sm_acct_mgmt(pam_handle_t*, int, int, const char**)
     return PAM_IGNORE;
 }
 
-PAM_EXTERN int pam_sm_open_session(pam_handle_t* pamh, int, int argc, const char** argv)
+PAM_EXTERN int pam_sm_open_session(pam_handle_t* pamh, int flags, int argc, const char** argv)
 {
-    return fotostudio::pam::run_guarded(
-        pamh, PAM_SESSION_ERR, [&] { return fotostudio::pam::open_session(pamh, argc, argv); });
+    return fotostudio::pam::run_guarded(pamh, PAM_SESSION_ERR, [&] {
+        return fotostudio::pam::open_session(pamh, flags, argc, argv);
+    });
 }
 
 PAM_EXTERN int pam_sm_close_session(pam_handle_t*, int, int, const char**)

@@ -6,7 +6,9 @@ by the wrong account, or a status the real daemon would only send when something
     python3 fake_listener.py SOCKET HEX [HEX...]  answers the n-th connection with the n-th
                                                   datagram (the last one repeats)
 
-Prints "ready" on stdout once it listens. Runs until killed. The test starts it as root or, to
+With --record FILE before SOCKET, every request received is appended to FILE as one line of hex,
+so that a test can check what the module sent. Prints "ready" on stdout once it listens. Runs
+until killed. The test starts it as root or, to
 get a socket owned by someone else, as a test user.
 """
 import socket
@@ -14,7 +16,11 @@ import sys
 
 
 def main():
-    path, mode = sys.argv[1], sys.argv[2:]
+    arguments = sys.argv[1:]
+    record = None
+    if arguments[0] == "--record":
+        record, arguments = arguments[1], arguments[2:]
+    path, mode = arguments[0], arguments[1:]
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
     listener.bind(path)
     listener.listen(16)
@@ -29,7 +35,10 @@ def main():
             held.append(connection)  # kept open and unread until the process is killed
             continue
         try:
-            connection.recv(8192)
+            received = connection.recv(8192)
+            if record:
+                with open(record, "a") as log:
+                    log.write(received.hex() + "\n")
             connection.send(answers[min(served, len(answers) - 1)])
         finally:
             connection.close()

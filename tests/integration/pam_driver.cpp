@@ -1,18 +1,23 @@
 // pam-driver: runs one PAM transaction through the real libpam, for the integration tests.
 //
 //   pam-driver --confdir DIR --service NAME --user USER [--rhost HOST] [--tty TTY]
-//              [--response TEXT]... [--null-response] [--env NAME=VALUE]...
-//              [--stage auth|session|auth+session]
+//              [--response TEXT]... [--null-response] [--stdin-responses]
+//              [--env NAME=VALUE]... [--stage auth|session|auth+session]
 //
 // The service file is read from DIR (pam_start_confdir), never from /etc/pam.d. Each prompt,
 // echoed or not, is answered with the next --response; with --null-response every prompt gets
-// an answer whose text is NULL, as a broken application might send. --env puts a variable into
-// the PAM environment before the first stage, as the PAM environment of an earlier process would
-// (sshd's auth child hands it to the monitor). Output, one line each, on stdout:
+// an answer whose text is NULL, as a broken application might send. With --stdin-responses each
+// prompt is answered with the next line read from stdin, once the prompt has been printed: a
+// test can hold many transactions at their prompts and then answer all of them at once. --env
+// puts a variable into the PAM environment before the first stage, as the PAM environment of an
+// earlier process would (sshd's auth child hands it to the monitor; sshd itself sets
+// SSH_AUTH_INFO_0). Output, one line each, on stdout:
 //
 //   prompt: TEXT                      a prompt the modules asked
 //   info: TEXT / error: TEXT          a PAM_TEXT_INFO / PAM_ERROR_MSG the modules sent
 //   auth result: PAM_XXX              what pam_authenticate returned
+//   setcred result: PAM_XXX           what pam_setcred(PAM_ESTABLISH_CRED) returned after a
+//                                     successful pam_authenticate, as sshd and login call it
 //   env after auth: VALUE             FOTOSTUDIO_AUTH after it ("(unset)" when absent)
 //   env before session: VALUE         FOTOSTUDIO_AUTH before pam_open_session
 //   session result: PAM_XXX           what pam_open_session returned
@@ -29,6 +34,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -46,6 +52,7 @@ struct Arguments {
     std::vector<std::string> responses;
     std::vector<std::string> environment;
     bool null_response = false;
+    bool stdin_responses = false;
     bool auth = true;
     bool session = false;
 };
@@ -101,7 +108,28 @@ void free_responses(pam_response* responses, int count)
     std::free(responses);
 }
 
-// Answers the prompts in order; a prompt with no --response left fails the conversation.
+// The next line of stdin without its newline, or nothing at the end of the input.
+std::optional<std::string> read_line()
+{
+    std::string line;
+    int c = 0;
+    while ((c = std::getchar()) != EOF && c != '\n')
+        line += static_cast<char>(c);
+    if (c == EOF && line.empty())
+        return std::nullopt;
+    return line;
+}
+
+std::optional<std::string> next_response(Answers& answers)
+{
+    if (answers.arguments->stdin_responses)
+        return read_line();
+    if (answers.next >= answers.arguments->responses.size())
+        return std::nullopt;
+    return answers.arguments->responses[answers.next++];
+}
+
+// Answers the prompts in order; a prompt with no response left fails the conversation.
 int converse(int count, const pam_message** messages, pam_response** out, void* data)
 {
     auto& answers = *static_cast<Answers*>(data);
@@ -115,15 +143,16 @@ int converse(int count, const pam_message** messages, pam_response** out, void* 
         case PAM_PROMPT_ECHO_OFF:
         case PAM_PROMPT_ECHO_ON:
             std::printf("prompt: %s\n", message.msg);
+            std::fflush(stdout);
             if (answers.arguments->null_response)
                 break;
-            if (answers.next >= answers.arguments->responses.size()) {
-                std::printf("prompt not answered: no --response left\n");
-                free_responses(responses, count);
-                return PAM_CONV_ERR;
+            if (const auto response = next_response(answers)) {
+                responses[i].resp = strdup(response->c_str());
+                break;
             }
-            responses[i].resp = strdup(answers.arguments->responses[answers.next++].c_str());
-            break;
+            std::printf("prompt not answered: no response left\n");
+            free_responses(responses, count);
+            return PAM_CONV_ERR;
         case PAM_TEXT_INFO: std::printf("info: %s\n", message.msg); break;
         case PAM_ERROR_MSG: std::printf("error: %s\n", message.msg); break;
         default: free_responses(responses, count); return PAM_CONV_ERR;
@@ -147,6 +176,10 @@ bool parse_arguments(int argc, char** argv, Arguments& arguments)
         const std::string_view option = argv[i];
         if (option == "--null-response") {
             arguments.null_response = true;
+            continue;
+        }
+        if (option == "--stdin-responses") {
+            arguments.stdin_responses = true;
             continue;
         }
         if (i + 1 >= argc)
@@ -216,6 +249,10 @@ int run(const Arguments& arguments)
         status = pam_authenticate(pamh, 0);
         std::printf("auth result: %s\n", pam_code_name(status));
         print_nonce(pamh, "after auth");
+        if (status == PAM_SUCCESS) {
+            status = pam_setcred(pamh, PAM_ESTABLISH_CRED);
+            std::printf("setcred result: %s\n", pam_code_name(status));
+        }
     }
     if (arguments.session && status == PAM_SUCCESS) {
         print_nonce(pamh, "before session");
@@ -240,7 +277,7 @@ int main(int argc, char** argv)
     if (!parse_arguments(argc, argv, arguments)) {
         std::fprintf(
             stderr,
-            "usage: pam-driver --confdir DIR --service NAME --user USER [--rhost HOST] [--tty TTY] [--response TEXT]... [--null-response] [--env NAME=VALUE]... [--stage auth|session|auth+session]\n");
+            "usage: pam-driver --confdir DIR --service NAME --user USER [--rhost HOST] [--tty TTY] [--response TEXT]... [--null-response] [--stdin-responses] [--env NAME=VALUE]... [--stage auth|session|auth+session]\n");
         return 2;
     }
     return run(arguments);

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from support.paths import PAM_DRIVER, PAM_MODULE
+from support.protocol import decode
 
 FAKE_LISTENER = Path(__file__).resolve().parent / "fake_listener.py"
 SERVICE = "fotostudio-test"
@@ -27,6 +28,7 @@ class Transaction:
     infos: list = field(default_factory=list)
     errors: list = field(default_factory=list)
     auth: str = None
+    setcred: str = None   # only after a successful auth
     session: str = None
     env: dict = field(default_factory=dict)
     log: list = field(default_factory=list)  # syslog lines, when captured
@@ -44,6 +46,8 @@ class Transaction:
                 result.errors.append(value)
             elif key == "auth result":
                 result.auth = value
+            elif key == "setcred result":
+                result.setcred = value
             elif key == "session result":
                 result.session = value
             elif key.startswith("env "):
@@ -57,13 +61,15 @@ class Pam:
     def __init__(self, confdir):
         self.confdir = Path(confdir)
 
-    def service(self, *lines):
-        (self.confdir / SERVICE).write_text("".join(line + "\n" for line in lines))
+    def service(self, *lines, name=SERVICE):
+        (self.confdir / name).write_text("".join(line + "\n" for line in lines))
         return self
 
-    def run(self, user, responses=(), stage="auth", null_response=False, env=(), rhost=None,
-            capture_log=False, timeout=30):
-        command = [str(PAM_DRIVER), "--confdir", str(self.confdir), "--service", SERVICE,
+    def command(self, user, responses=(), stage="auth", null_response=False, env=(), rhost=None,
+                tty=None, service=SERVICE, as_user=None, stdin_responses=False):
+        """The pam-driver command line; as_user runs it as that account (runuser), as a screen
+        locker or a setuid-less program of that user would run PAM."""
+        command = [str(PAM_DRIVER), "--confdir", str(self.confdir), "--service", service,
                    "--user", user, "--stage", stage]
         for response in responses:
             command += ["--response", response]
@@ -71,9 +77,18 @@ class Pam:
             command += ["--env", assignment]
         if null_response:
             command.append("--null-response")
+        if stdin_responses:
+            command.append("--stdin-responses")
         if rhost:
             command += ["--rhost", rhost]
+        if tty:
+            command += ["--tty", tty]
+        if as_user:
+            command = ["runuser", "-u", as_user, "--"] + command
+        return command
 
+    def run(self, user, responses=(), capture_log=False, timeout=30, **options):
+        command = self.command(user, responses, **options)
         with SyslogCapture() if capture_log else _NoCapture() as log:
             started = time.monotonic()
             finished = subprocess.run(log.wrap(command), capture_output=True, text=True,
@@ -83,6 +98,39 @@ class Pam:
         result = Transaction.parse(finished.stdout, elapsed)
         result.log = log.lines
         return result
+
+    def start(self, user, **options):
+        """Starts a transaction that answers its prompts from stdin, for tests that hold many
+        transactions at a prompt and release them together (HeldTransaction)."""
+        return HeldTransaction(self.command(user, stdin_responses=True, **options))
+
+
+class HeldTransaction:
+    """One pam-driver process whose prompts wait for answer()."""
+
+    def __init__(self, command):
+        self.started = time.monotonic()
+        self.process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                        stderr=subprocess.PIPE, text=True)
+        self.lines = []
+
+    def wait_for_prompt(self):
+        """Reads output until a prompt; returns it, or None when the transaction ended first.
+        The module's own deadline (timeout=) bounds how long this can take."""
+        for line in self.process.stdout:
+            self.lines.append(line)
+            if line.startswith("prompt: "):
+                return line[len("prompt: "):].rstrip("\n")
+        return None
+
+    def answer(self, text):
+        self.process.stdin.write(text + "\n")
+        self.process.stdin.flush()
+
+    def finish(self, timeout=60):
+        stdout, stderr = self.process.communicate(timeout=timeout)
+        assert self.process.returncode == 0, "".join(self.lines) + stdout + stderr
+        return Transaction.parse("".join(self.lines) + stdout, time.monotonic() - self.started)
 
 
 class _NoCapture:
@@ -141,28 +189,53 @@ class SyslogCapture:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
-def module_line(kind, socket_path, *options, control="required", timeout=3000):
-    words = [kind, control, str(PAM_MODULE), f"socket={socket_path}", f"timeout={timeout}"]
+def module_line(kind, socket_path, *options, control="required", timeout=3000, mode=None):
+    """One line for pam_fotostudio.so; mode (preauth, authfail) comes first, as documented."""
+    words = [kind, control, str(PAM_MODULE)] + ([mode] if mode else [])
+    words += [f"socket={socket_path}", f"timeout={timeout}"]
     return " ".join(words + list(options))
 
 
-class FakeListener:
-    """fake_listener.py on a socket of its own, run as root or as another account."""
+# pam_unix waits about two seconds after a wrong password; the tests do not need that wait.
+PAM_UNIX_LINE = "auth [success=1 default=ignore] pam_unix.so nodelay"
 
-    def __init__(self, *mode, owner=None):
+
+def recommended_auth_lines(socket_path):
+    """The auth lines of etc/pam.d/sshd-fotostudio (pam_env left out), with the real pam_unix:
+    preauth counts the attempt before the password; authfail asks for the code after a wrong
+    password and always fails; the code stage decides after a right one."""
+    return [module_line("auth", socket_path, control="requisite", mode="preauth"),
+            PAM_UNIX_LINE,
+            module_line("auth", socket_path, control="[default=die]", mode="authfail"),
+            module_line("auth", socket_path)]
+
+
+class FakeListener:
+    """fake_listener.py on a socket of its own, run as root or as another account. With
+    record=True it keeps the requests it receives: requests() decodes them."""
+
+    def __init__(self, *mode, owner=None, record=False):
         self.dir = Path(tempfile.mkdtemp(prefix="fsauth-fake-"))
         os.chmod(self.dir, 0o755)
         self.socket = self.dir / "socket"
+        self.record = self.dir / "requests" if record else None
         if owner is not None:
             os.chown(self.dir, owner.uid, -1)
+        recording = ["--record", str(self.record)] if record else []
         self.process = subprocess.Popen(
-            [sys.executable, str(FAKE_LISTENER), str(self.socket), *mode],
+            [sys.executable, str(FAKE_LISTENER), *recording, str(self.socket), *mode],
             stdout=subprocess.PIPE, text=True,
             user=owner.uid if owner else None,
             group=_primary_gid(owner) if owner else None,
             extra_groups=[] if owner else None)
         ready = self.process.stdout.readline().strip()
         assert ready == "ready", f"fake listener did not start: {ready!r}"
+
+    def requests(self):
+        """[(MessageType, {Field: value})] of every request received so far, in order."""
+        if not self.record or not self.record.exists():
+            return []
+        return [decode(bytes.fromhex(line)) for line in self.record.read_text().split()]
 
     def stop(self):
         self.process.kill()

@@ -2,12 +2,14 @@
 real accounts. Codes come from oathtool, recovery codes from the daemon's enrolment answer."""
 import subprocess
 
-from pam_harness import module_line
-from support.enrolment import status, unused_code
+from pam_harness import module_line, recommended_auth_lines
+from support.enrolment import enrol, status, unused_code
 from support.protocol import Field
 
 PROMPT = "Verification code or recovery code: "
-WRONG = "Wrong or already used code."
+PASSWORD_PROMPT = "Password: "
+# One message for a wrong code, whether the password before it was right or wrong.
+WRONG = "Wrong password or verification code."
 
 
 def only_module(pam, daemon):
@@ -85,11 +87,21 @@ def test_user_who_did_not_enrol_is_ignored_so_the_rest_of_the_stack_decides(pam,
     assert alone.prompts == [] and behind_permit.prompts == []
 
 
-def test_unknown_user_is_reported_without_asking_for_a_code(pam, daemon, unknown_name):
-    result = only_module(pam, daemon).run(unknown_name)
+def test_unknown_user_is_ignored_exactly_like_a_user_who_did_not_enrol(pam, daemon, user,
+                                                                        unknown_name):
+    # This module used to answer PAM_USER_UNKNOWN for a name that is no account, which told
+    # whoever typed it that the account does not exist. Now an unknown name gets what an existing
+    # user without MFA gets: PAM_IGNORE (the same two stacks pin it down), no prompt, no message.
+    def both_stacks(name):
+        alone = only_module(pam, daemon).run(name)
+        behind_permit = pam.service("auth required pam_permit.so",
+                                    module_line("auth", daemon.socket)).run(name)
+        return [(r.auth, r.prompts, r.errors, r.infos) for r in (alone, behind_permit)]
 
-    assert result.auth == "PAM_USER_UNKNOWN", result.stdout
-    assert result.prompts == []
+    unknown = both_stacks(unknown_name)
+
+    assert unknown == [("PAM_PERM_DENIED", [], [], []), ("PAM_SUCCESS", [], [], [])], unknown
+    assert unknown == both_stacks(user.name)
 
 
 def test_password_given_again_at_the_code_prompt_is_not_sent_to_the_daemon(pam, daemon,
@@ -140,17 +152,77 @@ def test_empty_answer_is_refused(pam, daemon, enrolled):
 
 def test_recommended_sshd_stack_needs_both_the_password_and_the_code(pam, daemon, user,
                                                                       enrolled):
-    # The auth lines of etc/pam.d/sshd-fotostudio, with the real pam_unix.
-    pam.service("auth required pam_env.so", "auth required pam_unix.so",
-                module_line("auth", daemon.socket))
+    pam.service(*recommended_auth_lines(daemon.socket))
 
     wrong_code = pam.run(user.name, [user.password, unused_code(enrolled.secret)])
     wrong_password = pam.run(user.name, ["not-" + user.password, enrolled.recovery_codes[0]])
     both_right = pam.run(user.name, [user.password, enrolled.next_code()])
 
     assert wrong_code.auth == "PAM_AUTH_ERR", wrong_code.stdout
-    # pam_unix is `required`, not `requisite`: the code prompt comes either way, so it does not
-    # tell whether the password was right.
-    assert wrong_password.prompts[-1] == PROMPT, wrong_password.stdout
     assert wrong_password.auth == "PAM_AUTH_ERR", wrong_password.stdout
     assert both_right.auth == "PAM_SUCCESS", both_right.stdout
+    assert both_right.prompts == [PASSWORD_PROMPT, PROMPT], both_right.stdout
+
+
+def test_recommended_stack_does_not_tell_a_wrong_password_from_a_wrong_code(pam, daemon, user,
+                                                                             enrolled):
+    # After a wrong password the authfail line still asks for the code, and every refusal reads
+    # the same, so that someone guessing passwords learns nothing from the code prompt, not even
+    # when the code they type is right.
+    pam.service(*recommended_auth_lines(daemon.socket))
+    wrong = unused_code(enrolled.secret)
+
+    wrong_code = pam.run(user.name, [user.password, wrong])
+    both_wrong = pam.run(user.name, ["not-" + user.password, wrong])
+    right_code_only = pam.run(user.name, ["not-" + user.password, enrolled.next_code()])
+
+    for result in (wrong_code, both_wrong, right_code_only):
+        assert (result.auth, result.prompts, result.errors, result.infos) == (
+            "PAM_AUTH_ERR", [PASSWORD_PROMPT, PROMPT], [WRONG], []), result.stdout
+
+
+def test_right_code_after_a_wrong_password_fails_and_is_not_used_up(pam, daemon, user, enrolled):
+    # The authfail line lets the daemon judge the code without accepting it: a right code typed
+    # after a wrong password must neither let the user in nor be spent, or the owner's next
+    # attempt with the right password and the same code would fail.
+    pam.service(*recommended_auth_lines(daemon.socket))
+    code = enrolled.next_code()
+
+    after_wrong_password = pam.run(user.name, ["not-" + user.password, code])
+    after_right_password = pam.run(user.name, [user.password, code])
+
+    assert after_wrong_password.auth == "PAM_AUTH_ERR", after_wrong_password.stdout
+    assert after_wrong_password.errors == [WRONG]
+    assert after_wrong_password.env["after auth"] is None
+    assert after_right_password.auth == "PAM_SUCCESS", after_right_password.stdout
+
+
+def test_credentials_are_established_after_a_login_through_the_recommended_stack(
+        pam, daemon, user, make_user):
+    # Regression: pam_setcred walks the auth lines again, and the module used to answer it with
+    # PAM_IGNORE. For a user without MFA no line but preauth then counted as a success (the
+    # password module's jump does not), so libpam answered PAM_PERM_DENIED and sshd dropped the
+    # connection right after "Accepted keyboard-interactive/pam".
+    enrolled_user = make_user()
+    enrolment = enrol(daemon.socket, enrolled_user.name)
+    pam.service(*recommended_auth_lines(daemon.socket))
+
+    without_mfa = pam.run(user.name, [user.password])
+    with_mfa = pam.run(enrolled_user.name, [enrolled_user.password, enrolment.next_code()])
+
+    assert (without_mfa.auth, without_mfa.setcred) == ("PAM_SUCCESS", "PAM_SUCCESS"), \
+        without_mfa.stdout
+    assert (with_mfa.auth, with_mfa.setcred) == ("PAM_SUCCESS", "PAM_SUCCESS"), with_mfa.stdout
+
+
+def test_user_without_mfa_in_the_recommended_stack_needs_only_the_password(pam, daemon, user):
+    pam.service(*recommended_auth_lines(daemon.socket))
+
+    right = pam.run(user.name, [user.password])
+    wrong = pam.run(user.name, ["not-" + user.password])
+
+    assert (right.auth, right.prompts) == ("PAM_SUCCESS", [PASSWORD_PROMPT]), right.stdout
+    # After a wrong password the authfail line fails at once, without a code prompt: exactly
+    # what a name that is no account gets (test_pam_limits.py compares the two).
+    assert (wrong.auth, wrong.prompts, wrong.errors) == ("PAM_AUTH_ERR", [PASSWORD_PROMPT], []), \
+        wrong.stdout

@@ -13,6 +13,9 @@ from pam_harness import module_line
 from support.protocol import Status, reply
 
 PERMIT = "auth required pam_permit.so"
+# The code stage first asks Preauth whether the attempt may go on (no `preauth` line runs before
+# it here); a fake listener answers that with ALLOWED before its other answers.
+ALLOWED = reply(Status.OK)
 
 
 def behind_permit(pam, socket_path, *options, timeout=3000):
@@ -59,7 +62,7 @@ def test_listener_owned_by_an_ordinary_account_is_not_trusted(pam, user, fake_li
 
 
 def test_listener_owned_by_the_configured_daemon_user_is_trusted(pam, user, fake_listener):
-    listener = fake_listener(*hexed(reply(Status.NOT_ENROLLED)), owner=user)
+    listener = fake_listener(*hexed(ALLOWED, reply(Status.NOT_ENROLLED)), owner=user)
 
     result = behind_permit(pam, listener.socket, f"daemon_user={user.name}").run(user.name)
 
@@ -67,16 +70,24 @@ def test_listener_owned_by_the_configured_daemon_user_is_trusted(pam, user, fake
 
 
 @pytest.mark.parametrize("answers", [
-    pytest.param([b"not a message at all"], id="garbage"),
-    pytest.param([reply(Status.BAD_REQUEST, "missing field")], id="query-bad-request"),
-    pytest.param([reply(Status.INTERNAL_ERROR, "database is locked")], id="query-internal-error"),
-    pytest.param([reply(Status.OK)], id="query-ok-is-not-an-answer"),
-    pytest.param([reply(Status.CODE_REQUIRED), reply(Status.OK)], id="verify-ok-without-nonce"),
-    pytest.param([reply(Status.CODE_REQUIRED), reply(Status.OK, nonce="ab cd\nLD_PRELOAD=x")],
+    pytest.param([b"not a message at all"], id="preauth-garbage"),
+    pytest.param([reply(Status.INTERNAL_ERROR, "database is locked")],
+                 id="preauth-internal-error"),
+    pytest.param([reply(Status.NOT_ENROLLED)], id="preauth-not-enrolled-is-not-an-answer"),
+    pytest.param([reply(Status.CODE_REQUIRED)], id="preauth-code-required-is-not-an-answer"),
+    pytest.param([ALLOWED, b"not a message at all"], id="query-garbage"),
+    pytest.param([ALLOWED, reply(Status.BAD_REQUEST, "missing field")], id="query-bad-request"),
+    pytest.param([ALLOWED, reply(Status.INTERNAL_ERROR, "database is locked")],
+                 id="query-internal-error"),
+    pytest.param([ALLOWED, reply(Status.OK)], id="query-ok-is-not-an-answer"),
+    pytest.param([ALLOWED, reply(Status.CODE_REQUIRED), reply(Status.OK)],
+                 id="verify-ok-without-nonce"),
+    pytest.param([ALLOWED, reply(Status.CODE_REQUIRED),
+                  reply(Status.OK, nonce="ab cd\nLD_PRELOAD=x")],
                  id="verify-ok-with-unusable-nonce"),
-    pytest.param([reply(Status.CODE_REQUIRED), reply(Status.INTERNAL_ERROR)],
+    pytest.param([ALLOWED, reply(Status.CODE_REQUIRED), reply(Status.INTERNAL_ERROR)],
                  id="verify-internal-error"),
-    pytest.param([reply(Status.CODE_REQUIRED), b"FS\x01\x40\x08\x00\x01\x63"],
+    pytest.param([ALLOWED, reply(Status.CODE_REQUIRED), b"FS\x01\x40\x08\x00\x01\x63"],
                  id="verify-unknown-status"),
 ])
 def test_broken_answers_are_unavailable(pam, user, fake_listener, answers):
@@ -89,11 +100,16 @@ def test_broken_answers_are_unavailable(pam, user, fake_listener, answers):
 
 
 @pytest.mark.parametrize("answers, expected", [
-    pytest.param([reply(Status.PERMISSION_DENIED)], "PAM_AUTH_ERR", id="query-permission-denied"),
-    pytest.param([reply(Status.CODE_REQUIRED), reply(Status.NOT_ENROLLED)], "PAM_AUTH_ERR",
-                 id="verify-not-enrolled-meanwhile"),
-    pytest.param([reply(Status.CODE_REQUIRED), reply(Status.UNKNOWN_USER)], "PAM_USER_UNKNOWN",
-                 id="verify-unknown-user"),
+    pytest.param([reply(Status.PERMISSION_DENIED)], "PAM_AUTH_ERR",
+                 id="preauth-permission-denied"),
+    pytest.param([ALLOWED, reply(Status.PERMISSION_DENIED)], "PAM_AUTH_ERR",
+                 id="query-permission-denied"),
+    pytest.param([ALLOWED, reply(Status.CODE_REQUIRED), reply(Status.NOT_ENROLLED)],
+                 "PAM_AUTH_ERR", id="verify-not-enrolled-meanwhile"),
+    # An unknown name is treated like a user without MFA: once a code was asked, that is a
+    # failure, and the same one.
+    pytest.param([ALLOWED, reply(Status.CODE_REQUIRED), reply(Status.UNKNOWN_USER)],
+                 "PAM_AUTH_ERR", id="verify-unknown-user"),
 ])
 def test_refusals_the_real_daemon_rarely_sends_fail(pam, user, fake_listener, answers, expected):
     listener = fake_listener(*hexed(*answers))
@@ -106,8 +122,10 @@ def test_refusals_the_real_daemon_rarely_sends_fail(pam, user, fake_listener, an
 def test_answer_longer_than_any_code_is_refused_without_asking_the_daemon(pam, user,
                                                                           fake_listener):
     # This listener accepts any code; only the module's own limit can refuse. It answers its
-    # connections in order: the first run's question, the second run's question and code.
-    lenient = fake_listener(*hexed(reply(Status.CODE_REQUIRED), reply(Status.CODE_REQUIRED),
+    # connections in order: the first run's Preauth and question, then the second run's Preauth,
+    # question and code.
+    lenient = fake_listener(*hexed(ALLOWED, reply(Status.CODE_REQUIRED),
+                                   ALLOWED, reply(Status.CODE_REQUIRED),
                                    reply(Status.OK, nonce="a1b2")))
     behind_permit(pam, lenient.socket)
 
@@ -115,7 +133,7 @@ def test_answer_longer_than_any_code_is_refused_without_asking_the_daemon(pam, u
     longest = pam.run(user.name, ["7" * 128])
 
     assert too_long.auth == "PAM_AUTH_ERR", too_long.stdout
-    assert too_long.errors == ["Wrong or already used code."]
+    assert too_long.errors == ["Wrong password or verification code."]
     assert longest.auth == "PAM_SUCCESS", longest.stdout
 
 
@@ -123,7 +141,8 @@ def test_code_goes_over_a_new_connection(pam, user, fake_listener):
     # The prompt may take minutes, longer than the first exchange's deadline, so the code must not
     # ride on the question's connection. This listener closes each connection after one answer:
     # a module reusing it would get no answer and report PAM_AUTHINFO_UNAVAIL.
-    listener = fake_listener(*hexed(reply(Status.CODE_REQUIRED), reply(Status.OK, nonce="f00d")))
+    listener = fake_listener(*hexed(ALLOWED, reply(Status.CODE_REQUIRED),
+                                    reply(Status.OK, nonce="f00d")))
 
     result = behind_permit(pam, listener.socket).run(user.name, ["123456"])
 

@@ -13,12 +13,27 @@ def module_lines(result):
 
 
 def test_unknown_login_name_is_never_logged(pam, daemon, unknown_name):
+    # It reaches the module's debug lines (Preauth, AuthQuery) like any other name, so that
+    # nothing it does differs from a user without MFA; the name itself must never appear.
     result = pam.service(module_line("auth", daemon.socket, "debug")).run(unknown_name,
                                                                           capture_log=True)
 
-    assert result.auth == "PAM_USER_UNKNOWN"
+    assert result.auth == "PAM_PERM_DENIED"  # the module ignored it and nothing else said yes
     lines = module_lines(result)
-    assert any("does not know the user" in line for line in lines), result.log
+    assert any("AuthQuery: not-enrolled" in line for line in lines), result.log
+    assert not any(unknown_name in line for line in result.log), result.log
+
+
+def test_unknown_login_name_refused_by_the_limits_is_never_logged(pam, limited_daemon,
+                                                                   unknown_name):
+    limited = limited_daemon("login_user_attempts = 1\n")
+    pam.service(module_line("auth", limited.socket, "debug"))
+    pam.run(unknown_name, rhost="198.51.100.30")
+
+    result = pam.run(unknown_name, rhost="198.51.100.31", capture_log=True)
+
+    assert result.auth == "PAM_MAXTRIES", result.stdout
+    assert any("too many attempts" in line for line in module_lines(result)), result.log
     assert not any(unknown_name in line for line in result.log), result.log
 
 
@@ -97,6 +112,17 @@ def test_internal_error_is_logged_with_the_daemons_sentence(pam, user, fake_list
     assert result.auth == "PAM_AUTHINFO_UNAVAIL"
     assert any("internal-error" in line and "database is locked" in line
                for line in module_lines(result)), result.log
+
+
+def test_control_characters_from_the_daemon_never_reach_the_log(pam, user, fake_listener):
+    # A sentence with a newline could forge a second, innocent-looking log line.
+    forged = "db broken\nsshd[1]: Accepted password for root"
+    listener = fake_listener(reply(Status.INTERNAL_ERROR, forged).hex())
+
+    result = pam.service(module_line("auth", listener.socket)).run(user.name, capture_log=True)
+
+    assert result.auth == "PAM_AUTHINFO_UNAVAIL"
+    assert any("db broken?sshd[1]" in line for line in module_lines(result)), result.log
 
 
 def test_bad_option_is_logged_by_name(pam, daemon, user):

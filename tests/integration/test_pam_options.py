@@ -18,6 +18,9 @@ from support.paths import PAM_MODULE
     pytest.param("socket", id="socket-without-value"),
     pytest.param("socket=", id="socket-empty"),
     pytest.param("socket=run/socket", id="socket-relative"),
+    pytest.param("preauth authfail", id="two-modes"),
+    pytest.param("preauth preauth", id="mode-twice"),
+    pytest.param("pre-auth", id="mode-misspelt"),
 ])
 def test_bad_option_fails_closed_in_both_stages(pam, daemon, user, options):
     pam.service(
@@ -41,3 +44,18 @@ def test_good_options_are_accepted(pam, daemon, user):
                 " daemon_user=root debug")
 
     assert pam.run(user.name).auth == "PAM_SUCCESS"
+
+
+def test_mode_is_accepted_in_any_position(pam, daemon, user):
+    pam.service("auth required pam_permit.so",
+                f"auth required {PAM_MODULE} socket={daemon.socket} debug preauth")
+
+    assert pam.run(user.name).auth == "PAM_SUCCESS"
+
+
+def test_session_stage_ignores_the_mode_word(pam, daemon, user):
+    # A mode means something only for authentication; on a session line it changes nothing.
+    pam.service("session required pam_permit.so",
+                f"session required {PAM_MODULE} preauth socket={daemon.socket}")
+
+    assert pam.run(user.name, stage="session").session == "PAM_SUCCESS"

@@ -21,6 +21,10 @@ class MessageType(IntEnum):
     ENROL_BEGIN = 4
     ENROL_CONFIRM = 5
     STATUS = 6
+    PREAUTH = 7
+    LOCKOUTS = 8
+    UNLOCK = 9
+    UNBLOCK = 10
     REPLY = 64
 
 
@@ -42,6 +46,12 @@ class Field(IntEnum):
     EXPIRES_AT = 15
     ENROLLED = 16
     PENDING = 17
+    PASSWORD_FAILED = 18
+    AUTH_INFO = 19
+    RETRY_AFTER = 20
+    LOCKED_UNTIL = 21
+    ENTRIES = 22
+    COUNT = 23
 
 
 class Status(IntEnum):
@@ -55,10 +65,13 @@ class Status(IntEnum):
     INTERNAL_ERROR = 7
     ALREADY_ENROLLED = 8
     NO_PENDING_ENROLMENT = 9
+    RATE_LIMITED = 10
+    LOCKED = 11
 
 
-U8_FIELDS = {Field.RESULT_CODE, Field.ENROLLED, Field.PENDING}
-U64_FIELDS = {Field.SINCE, Field.CODES_LEFT, Field.EXPIRES_AT}
+U8_FIELDS = {Field.RESULT_CODE, Field.ENROLLED, Field.PENDING, Field.PASSWORD_FAILED}
+U64_FIELDS = {Field.SINCE, Field.CODES_LEFT, Field.EXPIRES_AT, Field.RETRY_AFTER,
+              Field.LOCKED_UNTIL, Field.COUNT}
 
 
 class ProtocolError(Exception):

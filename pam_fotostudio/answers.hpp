@@ -1,0 +1,47 @@
+// What each daemon answer means for PAM: the module's one table from (step, answer) to what it
+// does next and which PAM code it returns. docs/pam-return-codes.md is its written form.
+#pragma once
+
+#include "protocol.hpp"
+
+#include <optional>
+
+namespace fotostudio::pam {
+
+// One exchange with the daemon, named for where in the module it happens.
+enum class Step {
+    Preauth,                // Preauth: the preauth mode, or the code stage when preauth did not run
+    Query,                  // AuthQuery in the code stage
+    QueryAfterBadPassword,  // AuthQuery in the authfail mode
+    Verify,                 // AuthVerify in the code stage
+    VerifyAfterBadPassword,  // AuthVerify with PasswordFailed=1 in the authfail mode
+    SessionRedeem,           // SessionOpen with the nonce of the auth stage
+    SessionQuery,            // AuthQuery when a session comes without a nonce
+};
+
+enum class Action {
+    Proceed,         // go on with the next step (prompt, keep the nonce); pam_code if it was last
+    Stop,            // return pam_code, showing nothing
+    StopWrongCode,   // show kWrongCodeMessage, return pam_code
+    StopDaemonText,  // show the daemon's sentence (made safe), return pam_code
+    Fail,            // not an answer this step expects, or no answer: log it, fail closed
+};
+
+struct Verdict {
+    Action action;
+    int pam_code;
+    int log_priority;        // used only when reason is set
+    const char* reason;      // logged as is; nullptr logs nothing
+    bool reason_names_user;  // append " (user NAME)": only where the name is known to resolve
+};
+
+// One message for a wrong code whether the password before it was right or wrong, so that the
+// output never tells which of the two was wrong.
+inline constexpr const char* kWrongCodeMessage = "Wrong password or verification code.";
+
+// The verdict for the daemon's answer (nothing when no usable answer came) at this step.
+Verdict judge(Step step, std::optional<protocol::ReplyStatus> status) noexcept;
+
+const char* step_name(Step step) noexcept;
+
+}  // namespace fotostudio::pam
