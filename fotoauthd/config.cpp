@@ -52,26 +52,38 @@ bool parse_path(std::string_view text, std::string& out, std::string& message)
 
 using Setter = std::function<bool(std::string_view, Config&, std::string&)>;
 
-Setter attempts_setter(Limit Config::*limit)
+// A setter for a whole number within [low, high], stored through `store`.
+template <typename Store>
+Setter number_setter(std::uint64_t low, std::uint64_t high, Store store)
 {
-    return [limit](std::string_view v, Config& c, std::string& m) {
+    return [=](std::string_view v, Config& c, std::string& m) {
         std::uint64_t n = 0;
-        if (!parse_number(v, 1, 1000000, n, m))
+        if (!parse_number(v, low, high, n, m))
             return false;
-        (c.*limit).attempts = static_cast<unsigned>(n);
+        store(c, n);
         return true;
     };
 }
 
+Setter seconds_setter(std::chrono::seconds Config::*field, std::uint64_t low, std::uint64_t high)
+{
+    return number_setter(low, high, [field](Config& c, std::uint64_t n) {
+        c.*field = std::chrono::seconds(n);
+    });
+}
+
+Setter attempts_setter(Limit Config::*limit)
+{
+    return number_setter(1, 1000000, [limit](Config& c, std::uint64_t n) {
+        (c.*limit).attempts = static_cast<unsigned>(n);
+    });
+}
+
 Setter window_setter(Limit Config::*limit)
 {
-    return [limit](std::string_view v, Config& c, std::string& m) {
-        std::uint64_t n = 0;
-        if (!parse_number(v, 1, 86400, n, m))
-            return false;
+    return number_setter(1, 86400, [limit](Config& c, std::uint64_t n) {
         (c.*limit).window = std::chrono::seconds(n);
-        return true;
-    };
+    });
 }
 
 const std::map<std::string, Setter, std::less<>>& setters()
@@ -90,22 +102,10 @@ const std::map<std::string, Setter, std::less<>>& setters()
          [](std::string_view v, Config& c, std::string& m) {
              return parse_path(v, c.database_path, m);
          }},
-        {"totp_window",
-         [](std::string_view v, Config& c, std::string& m) {
-             std::uint64_t n = 0;
-             if (!parse_number(v, 0, 10, n, m))
-                 return false;
+        {"totp_window", number_setter(0, 10, [](Config& c, std::uint64_t n) {
              c.totp_window = static_cast<unsigned>(n);
-             return true;
-         }},
-        {"enrolment_timeout",
-         [](std::string_view v, Config& c, std::string& m) {
-             std::uint64_t n = 0;
-             if (!parse_number(v, 60, 86400, n, m))
-                 return false;
-             c.enrolment_timeout = std::chrono::seconds(n);
-             return true;
-         }},
+         })},
+        {"enrolment_timeout", seconds_setter(&Config::enrolment_timeout, 60, 86400)},
         {"issuer",
          [](std::string_view v, Config& c, std::string& m) {
              if (v.size() > 64 || v.find_first_of(":\"") != std::string_view::npos) {
@@ -123,30 +123,11 @@ const std::map<std::string, Setter, std::less<>>& setters()
         {"code_window", window_setter(&Config::wrong_codes)},
         {"password_change_attempts", attempts_setter(&Config::password_changes)},
         {"password_change_window", window_setter(&Config::password_changes)},
-        {"lock_duration",
-         [](std::string_view v, Config& c, std::string& m) {
-             std::uint64_t n = 0;
-             if (!parse_number(v, 1, 604800, n, m))
-                 return false;
-             c.lock_duration = std::chrono::seconds(n);
-             return true;
-         }},
-        {"max_tracked",
-         [](std::string_view v, Config& c, std::string& m) {
-             std::uint64_t n = 0;
-             if (!parse_number(v, 100, 10000000, n, m))
-                 return false;
+        {"lock_duration", seconds_setter(&Config::lock_duration, 1, 604800)},
+        {"max_tracked", number_setter(100, 10000000, [](Config& c, std::uint64_t n) {
              c.max_tracked = static_cast<std::size_t>(n);
-             return true;
-         }},
-        {"auth_proof_lifetime",
-         [](std::string_view v, Config& c, std::string& m) {
-             std::uint64_t n = 0;
-             if (!parse_number(v, 5, 3600, n, m))
-                 return false;
-             c.auth_proof_lifetime = std::chrono::seconds(n);
-             return true;
-         }},
+         })},
+        {"auth_proof_lifetime", seconds_setter(&Config::auth_proof_lifetime, 5, 3600)},
     };
     return table;
 }

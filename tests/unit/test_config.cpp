@@ -66,6 +66,27 @@ void bad_values_are_reported_each_with_its_line(void**)
                         "f.conf:6: expected `key = value`");
 }
 
+void the_brute_force_limits_are_read_and_checked(void**)
+{
+    const auto result = parse_config("login_source_attempts = 20\n"
+                                     "login_source_window = 30\n"
+                                     "code_attempts = 3\n"
+                                     "lock_duration = 900\n"
+                                     "max_tracked = 5000\n"
+                                     "login_user_window = 0\n"
+                                     "max_tracked = 99\n",
+                                     "f.conf");
+    assert_int_equal(result.config.login_per_source.attempts, 20);
+    assert_int_equal(result.config.login_per_source.window.count(), 30);
+    assert_int_equal(result.config.wrong_codes.attempts, 3);
+    assert_int_equal(result.config.lock_duration.count(), 900);
+    assert_int_equal(result.config.max_tracked, 5000);
+    assert_int_equal(result.errors.size(), 2);
+    assert_string_equal(fotoauthd::to_string(result.errors[0]).c_str(),
+                        "f.conf:6: login_user_window: must be between 1 and 86400");
+    assert_int_equal(result.errors[1].line, 7);
+}
+
 void a_socket_path_too_long_for_a_unix_address_is_refused(void**)
 {
     const auto result = parse_config("socket = /" + std::string(120, 'a') + "\n", "f.conf");
@@ -89,6 +110,7 @@ int main()
         cmocka_unit_test(keys_values_comments_and_spacing_are_read),
         cmocka_unit_test(an_unknown_key_is_reported_with_file_and_line),
         cmocka_unit_test(bad_values_are_reported_each_with_its_line),
+        cmocka_unit_test(the_brute_force_limits_are_read_and_checked),
         cmocka_unit_test(a_socket_path_too_long_for_a_unix_address_is_refused),
         cmocka_unit_test(a_missing_file_is_an_error_only_when_it_was_named),
     };
