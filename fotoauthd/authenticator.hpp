@@ -5,6 +5,7 @@
 
 #include "brute_force.hpp"
 #include "clock.hpp"
+#include "devices.hpp"
 #include "log.hpp"
 #include "config.hpp"
 #include "protocol.hpp"
@@ -74,6 +75,16 @@ private:
     // Whether the code is right, without using it up (after a failed password).
     bool code_is_right(std::int64_t account, const ActiveEnrolment& enrolment,
                        std::string_view code);
+    std::optional<StoredDevice> trusted_device_of(const Caller& caller, const Target& target,
+                                                  std::int64_t account, const Message& request);
+    void remember_device(const Caller& caller, const Target& target, std::int64_t account,
+                         const ActiveEnrolment& enrolment, const Message& request);
+    bool login_is_suspicious(const Target& target, const Message& request) const;
+    static LoginFacts login_facts(const Caller& caller, const Message& request);
+    Message account_check(const Target& target, const Message& request);
+    Message devices(const Target& target);
+    Message forget_device(const Target& target, const Message& request);
+    Message set_mode(const Caller& caller, const Target& target, const Message& request);
     Attempt describe_attempt(const Caller& caller, const Message& request, std::string user,
                              bool resolves, std::optional<std::int64_t> account) const;
     std::optional<std::int64_t> enrolled_account(const Target& target);

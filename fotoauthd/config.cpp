@@ -72,6 +72,48 @@ Setter seconds_setter(std::chrono::seconds Config::*field, std::uint64_t low, st
     });
 }
 
+Setter flag_setter(bool Config::*field)
+{
+    return [field](std::string_view v, Config& c, std::string& m) {
+        if (v == "yes" || v == "true") {
+            c.*field = true;
+            return true;
+        }
+        if (v == "no" || v == "false") {
+            c.*field = false;
+            return true;
+        }
+        m = "expected yes or no";
+        return false;
+    };
+}
+
+// Service names separated by spaces or commas; an empty value is an empty list.
+Setter list_setter(std::vector<std::string> Config::*field)
+{
+    return [field](std::string_view v, Config& c, std::string& m) {
+        std::vector<std::string> names;
+        std::size_t at = 0;
+        while (at < v.size()) {
+            const auto end = v.find_first_of(" ,\t", at);
+            const auto name = v.substr(at, end == std::string_view::npos ? v.size() - at
+                                                                          : end - at);
+            if (!name.empty()) {
+                if (name.size() > 64 || name.find_first_of("/:") != std::string_view::npos) {
+                    m = "service names are at most 64 characters without '/' or ':'";
+                    return false;
+                }
+                names.emplace_back(name);
+            }
+            if (end == std::string_view::npos)
+                break;
+            at = end + 1;
+        }
+        c.*field = std::move(names);
+        return true;
+    };
+}
+
 Setter attempts_setter(Limit Config::*limit)
 {
     return number_setter(1, 1000000, [limit](Config& c, std::uint64_t n) {
@@ -128,6 +170,16 @@ const std::map<std::string, Setter, std::less<>>& setters()
              c.max_tracked = static_cast<std::size_t>(n);
          })},
         {"auth_proof_lifetime", seconds_setter(&Config::auth_proof_lifetime, 5, 3600)},
+        {"trusted_device_days", number_setter(1, 3650, [](Config& c, std::uint64_t n) {
+             c.trusted_device_lifetime = std::chrono::seconds(n * 86400);
+         })},
+        {"max_devices_per_user", number_setter(1, 1000, [](Config& c, std::uint64_t n) {
+             c.max_devices_per_user = static_cast<std::size_t>(n);
+         })},
+        {"trust_source_address", flag_setter(&Config::trust_source_address)},
+        {"trust_terminal", flag_setter(&Config::trust_terminal)},
+        {"device_trust_services", list_setter(&Config::device_trust_services)},
+        {"require_code_services", list_setter(&Config::require_code_services)},
     };
     return table;
 }

@@ -36,6 +36,15 @@ struct Config {
     std::chrono::seconds lock_duration{3600};
     // How many sources and how many user names each limit tracks at most.
     std::size_t max_tracked = 100000;
+
+    // Trusted devices (docs/devices.md).
+    std::chrono::seconds trusted_device_lifetime{90 * 86400};
+    std::size_t max_devices_per_user = 20;
+    bool trust_source_address = false;  // opt-in: everyone behind one NAT shares an address
+    bool trust_terminal = false;        // opt-in: terminal names are reused
+    std::vector<std::string> device_trust_services{"sshd"};
+    // Services whose account stage refuses an enrolled user who passed no code in this login.
+    std::vector<std::string> require_code_services{"sshd"};
 };
 
 struct ConfigError {

@@ -61,6 +61,20 @@ constexpr const char* kMigrations[] = {
         PRIMARY KEY (account_id, channel)
     );
     )sql",
+    // 2 -> 3: trusted devices.
+    R"sql(
+    CREATE TABLE trusted_devices (
+        id         INTEGER PRIMARY KEY,
+        account_id INTEGER NOT NULL REFERENCES accounts(id),
+        device     TEXT    NOT NULL,
+        kind       TEXT    NOT NULL,
+        label      TEXT    NOT NULL,
+        first_used INTEGER NOT NULL,
+        last_used  INTEGER NOT NULL,
+        expires_at INTEGER NOT NULL,
+        UNIQUE (account_id, device)
+    );
+    )sql",
 };
 
 constexpr int kSchemaVersion = static_cast<int>(std::size(kMigrations));
@@ -289,6 +303,7 @@ void SqliteStore::retire_account(std::int64_t account, std::int64_t now)
     prepare("DELETE FROM pending_enrolments WHERE account_id = ?").bind(1, account).run();
     prepare("DELETE FROM recovery_codes WHERE account_id = ?").bind(1, account).run();
     prepare("DELETE FROM locks WHERE account_id = ?").bind(1, account).run();
+    prepare("DELETE FROM trusted_devices WHERE account_id = ?").bind(1, account).run();
     prepare("UPDATE accounts SET retired_at = ? WHERE id = ?").bind(1, now).bind(2, account).run();
 }
 
@@ -410,6 +425,8 @@ bool SqliteStore::activate_enrolment(std::int64_t account, std::int64_t accepted
 
     delete_pending_enrolment(account);
     prepare("DELETE FROM recovery_codes WHERE account_id = ?").bind(1, account).run();
+    // A new secret starts with no trusted device.
+    prepare("DELETE FROM trusted_devices WHERE account_id = ?").bind(1, account).run();
     for (const auto& hash : code_hashes)
         prepare("INSERT INTO recovery_codes (account_id, hash, created_at) VALUES (?, ?, ?)")
             .bind(1, account)
@@ -486,6 +503,89 @@ std::vector<StoredLock> SqliteStore::locks(std::int64_t now)
         out.push_back({statement.integer(0), statement.text(1), statement.text(2),
                        statement.integer(3), statement.integer(4)});
     return out;
+}
+
+void SqliteStore::set_mode(std::int64_t account, VerificationMode mode)
+{
+    prepare("UPDATE enrolments SET mode = ? WHERE account_id = ?")
+        .bind(1, std::string(to_string(mode)))
+        .bind(2, account)
+        .run();
+}
+
+std::optional<StoredDevice> SqliteStore::trusted_device(std::int64_t account,
+                                                        const std::string& device,
+                                                        std::int64_t now)
+{
+    auto statement = prepare(
+        "SELECT id, device, kind, label, first_used, last_used, expires_at FROM trusted_devices "
+        "WHERE account_id = ? AND device = ? AND expires_at > ?");
+    statement.bind(1, account).bind(2, device).bind(3, now);
+    if (!statement.step())
+        return std::nullopt;
+    return StoredDevice{statement.integer(0), statement.text(1),    statement.text(2),
+                        statement.text(3),    statement.integer(4), statement.integer(5),
+                        statement.integer(6)};
+}
+
+void SqliteStore::touch_device(std::int64_t id, std::int64_t now)
+{
+    prepare("UPDATE trusted_devices SET last_used = ? WHERE id = ?").bind(1, now).bind(2, id).run();
+}
+
+void SqliteStore::trust_device(std::int64_t account, const StoredDevice& device,
+                               std::size_t max_devices)
+{
+    Transaction transaction(*this);
+    prepare("INSERT OR REPLACE INTO trusted_devices "
+            "(account_id, device, kind, label, first_used, last_used, expires_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)")
+        .bind(1, account)
+        .bind(2, device.device)
+        .bind(3, device.kind)
+        .bind(4, device.label)
+        .bind(5, device.first_used)
+        .bind(6, device.last_used)
+        .bind(7, device.expires_at)
+        .run();
+    prepare("DELETE FROM trusted_devices WHERE account_id = ? AND expires_at <= ?")
+        .bind(1, account)
+        .bind(2, device.first_used)
+        .run();
+    prepare("DELETE FROM trusted_devices WHERE account_id = ? AND id NOT IN "
+            "(SELECT id FROM trusted_devices WHERE account_id = ? "
+            "ORDER BY last_used DESC, id DESC LIMIT ?)")
+        .bind(1, account)
+        .bind(2, account)
+        .bind(3, static_cast<std::int64_t>(max_devices))
+        .run();
+    transaction.commit();
+}
+
+std::vector<StoredDevice> SqliteStore::devices(std::int64_t account, std::int64_t now)
+{
+    auto statement = prepare(
+        "SELECT id, device, kind, label, first_used, last_used, expires_at FROM trusted_devices "
+        "WHERE account_id = ? AND expires_at > ? ORDER BY last_used DESC, id DESC");
+    statement.bind(1, account).bind(2, now);
+    std::vector<StoredDevice> out;
+    while (statement.step())
+        out.push_back({statement.integer(0), statement.text(1), statement.text(2),
+                       statement.text(3), statement.integer(4), statement.integer(5),
+                       statement.integer(6)});
+    return out;
+}
+
+std::size_t SqliteStore::forget_devices(std::int64_t account, std::optional<std::int64_t> id)
+{
+    if (id)
+        prepare("DELETE FROM trusted_devices WHERE account_id = ? AND id = ?")
+            .bind(1, account)
+            .bind(2, *id)
+            .run();
+    else
+        prepare("DELETE FROM trusted_devices WHERE account_id = ?").bind(1, account).run();
+    return static_cast<std::size_t>(sqlite3_changes(db_));
 }
 
 }  // namespace fotoauthd

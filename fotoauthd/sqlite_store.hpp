@@ -43,6 +43,14 @@ public:
     std::size_t delete_locks(std::int64_t account) override;
     void delete_lock(std::int64_t account, const std::string& channel) override;
     std::vector<StoredLock> locks(std::int64_t now) override;
+    void set_mode(std::int64_t account, VerificationMode mode) override;
+    std::optional<StoredDevice> trusted_device(std::int64_t account, const std::string& device,
+                                               std::int64_t now) override;
+    void touch_device(std::int64_t id, std::int64_t now) override;
+    void trust_device(std::int64_t account, const StoredDevice& device,
+                      std::size_t max_devices) override;
+    std::vector<StoredDevice> devices(std::int64_t account, std::int64_t now) override;
+    std::size_t forget_devices(std::int64_t account, std::optional<std::int64_t> id) override;
 
 private:
     class Statement;

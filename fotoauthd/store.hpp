@@ -68,6 +68,17 @@ struct StoredLock {
     std::int64_t failures = 0;
 };
 
+// A device whose successful code spares it the code until `expires_at` (docs/devices.md).
+struct StoredDevice {
+    std::int64_t id = 0;
+    std::string device;  // the identity matched on
+    std::string kind;
+    std::string label;
+    std::int64_t first_used = 0;
+    std::int64_t last_used = 0;
+    std::int64_t expires_at = 0;
+};
+
 class Store {
 public:
     virtual ~Store() = default;
@@ -111,6 +122,21 @@ public:
     virtual void delete_lock(std::int64_t account, const std::string& channel) = 0;
     // Every lock still running at `now`, with the account's name.
     virtual std::vector<StoredLock> locks(std::int64_t now) = 0;
+
+    virtual void set_mode(std::int64_t account, VerificationMode mode) = 0;
+
+    // The device's trust, when it has not expired at `now` (expired rows are never returned).
+    virtual std::optional<StoredDevice> trusted_device(std::int64_t account,
+                                                       const std::string& device,
+                                                       std::int64_t now) = 0;
+    virtual void touch_device(std::int64_t id, std::int64_t now) = 0;
+    // Trusts (or trusts anew) a device, then drops the least recently used devices beyond
+    // `max_devices` and every expired one of the account.
+    virtual void trust_device(std::int64_t account, const StoredDevice& device,
+                              std::size_t max_devices) = 0;
+    virtual std::vector<StoredDevice> devices(std::int64_t account, std::int64_t now) = 0;
+    // Forgets one device by id, or all of them when `id` is empty; returns how many.
+    virtual std::size_t forget_devices(std::int64_t account, std::optional<std::int64_t> id) = 0;
 };
 
 }  // namespace fotoauthd

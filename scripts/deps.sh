@@ -15,6 +15,7 @@ FOTOSTUDIO_BUILD_PACKAGES=(
     libsqlite3-dev
     libqrencode-dev
     libcrypt-dev
+    nettle-dev
 )
 
 # Building and running the tests besides.

@@ -23,6 +23,10 @@ bool is_known_type(std::uint8_t value) noexcept
     case MessageType::Lockouts:
     case MessageType::Unlock:
     case MessageType::Unblock:
+    case MessageType::AccountCheck:
+    case MessageType::Devices:
+    case MessageType::ForgetDevice:
+    case MessageType::SetMode:
     case MessageType::Reply:
         return true;
     }
@@ -48,6 +52,7 @@ std::optional<FieldKind> kind_of(std::uint8_t tag) noexcept
     case Field::RecoveryCodes:
     case Field::AuthInfo:
     case Field::Entries:
+    case Field::DeviceId:
         return FieldKind::Text;
     case Field::ResultCode:
     case Field::Enrolled:
@@ -60,6 +65,7 @@ std::optional<FieldKind> kind_of(std::uint8_t tag) noexcept
     case Field::RetryAfter:
     case Field::LockedUntil:
     case Field::Count:
+    case Field::DeviceCount:
         return FieldKind::U64;
     }
     return std::nullopt;
@@ -95,6 +101,7 @@ std::string_view to_string(ReplyStatus status) noexcept
     case ReplyStatus::NoPendingEnrolment: return "no-pending-enrolment";
     case ReplyStatus::RateLimited: return "rate-limited";
     case ReplyStatus::Locked: return "locked";
+    case ReplyStatus::Trusted: return "trusted";
     }
     return "unknown-status";
 }
@@ -267,7 +274,7 @@ std::optional<ReplyStatus> reply_status(const Message& reply) noexcept
     if (reply.type() != MessageType::Reply)
         return std::nullopt;
     const auto code = reply.get_u8(Field::ResultCode);
-    if (!code || *code > static_cast<std::uint8_t>(ReplyStatus::Locked))
+    if (!code || *code > static_cast<std::uint8_t>(ReplyStatus::Trusted))
         return std::nullopt;
     return static_cast<ReplyStatus>(*code);
 }

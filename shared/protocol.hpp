@@ -43,6 +43,10 @@ enum class MessageType : std::uint8_t {
     Lockouts = 8,      // root: current locks and blocked sources (no fields)
     Unlock = 9,        // root: lift every lock of a user        user
     Unblock = 10,      // root: clear a source's login window    rhost
+    AccountCheck = 11, // account stage: did this login pass?    user, service, nonce?, auth info?
+    Devices = 12,      // the user's trusted devices             user
+    ForgetDevice = 13, // forget one trusted device, or all      user, device id?
+    SetMode = 14,      // change the verification mode           user, mode, code
     // The only answer
     Reply = 64,
 };
@@ -70,7 +74,9 @@ enum class Field : std::uint8_t {
     RetryAfter = 20,   // u64: seconds until a rate-limited attempt may be made again
     LockedUntil = 21,  // u64: unix time a lock ends
     Entries = 22,      // text: Lockouts answer, one tab-separated line per lock or blocked source
-    Count = 23,        // u64: how many entries an Unlock or Unblock removed
+    Count = 23,        // u64: how many entries an Unlock, Unblock or ForgetDevice removed
+    DeviceId = 24,     // text: a trusted device's id, as Devices lists it
+    DeviceCount = 25,  // u64: trusted devices of the user (Status answer)
 };
 
 // The outcome the daemon reports; docs/pam-return-codes.md maps each to a PAM code.
@@ -87,6 +93,7 @@ enum class ReplyStatus : std::uint8_t {
     NoPendingEnrolment = 9,// EnrolConfirm without a pending enrolment, or after it lapsed
     RateLimited = 10,      // too many attempts in the window; Text and RetryAfter say more
     Locked = 11,           // the account is locked after wrong codes; Text and LockedUntil
+    Trusted = 12,          // AuthQuery: a trusted device, no code needed; Nonce unless authfail
 };
 
 std::string_view to_string(ReplyStatus status) noexcept;

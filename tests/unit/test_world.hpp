@@ -100,14 +100,14 @@ struct World {
     }
 };
 
-proto::ReplyStatus status_of(const proto::Message& reply)
+[[maybe_unused]] proto::ReplyStatus status_of(const proto::Message& reply)
 {
     const auto status = proto::reply_status(reply);
     assert_true(status.has_value());
     return *status;
 }
 
-proto::Message request(proto::MessageType type, const std::string& user)
+[[maybe_unused]] proto::Message request(proto::MessageType type, const std::string& user)
 {
     proto::Message message(type);
     message.set(proto::Field::User, user);
@@ -129,7 +129,7 @@ struct Enrolled {
     std::vector<std::string> recovery_codes;
 };
 
-std::vector<std::uint8_t> begin_enrolment(World& world, const std::string& user,
+[[maybe_unused]] std::vector<std::uint8_t> begin_enrolment(World& world, const std::string& user,
                                           const char* mode = "always")
 {
     auto begin = request(proto::MessageType::EnrolBegin, user);
@@ -141,7 +141,7 @@ std::vector<std::uint8_t> begin_enrolment(World& world, const std::string& user,
 
 // Enrols `user`, confirming with the code of the step before the current one, so that the
 // current and next steps stay free for the test.
-Enrolled enrol(World& world, const std::string& user)
+[[maybe_unused]] Enrolled enrol(World& world, const std::string& user)
 {
     Enrolled result;
     result.secret = begin_enrolment(world, user);
@@ -159,7 +159,7 @@ Enrolled enrol(World& world, const std::string& user)
     return result;
 }
 
-proto::ReplyStatus verify(World& world, const std::string& user, const std::string& code,
+[[maybe_unused]] proto::ReplyStatus verify(World& world, const std::string& user, const std::string& code,
                           uid_t peer = 0)
 {
     auto message = request(proto::MessageType::AuthVerify, user);
@@ -168,7 +168,7 @@ proto::ReplyStatus verify(World& world, const std::string& user, const std::stri
     return status_of(world.ask(message, peer));
 }
 
-std::string current_code(World& world, const Enrolled& enrolled, int offset = 0)
+[[maybe_unused]] std::string current_code(World& world, const Enrolled& enrolled, int offset = 0)
 {
     return totp::code_for_step(enrolled.secret, totp::step_of(world.clock.now()) + offset);
 }
