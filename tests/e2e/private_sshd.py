@@ -1,14 +1,17 @@
 """A private sshd for the end-to-end tests, so the system's sshd and /etc/pam.d/sshd stay untouched.
 
-It listens on a free port of 127.0.0.1 with its own host key and its own PAM service: sshd takes
-the PAM service name from the name it was started under, so it is started through a symlink
-$scratch/sshd-fsmfa-<random> -> /usr/sbin/sshd and reads /etc/pam.d/sshd-fsmfa-<random>. That
-file is the only thing written outside the scratch folder; it records the pid of the test
-process that wrote it, so that a later run can remove it when that process died without cleaning
-up, while the file of a test run that is still going on is left alone.
+It listens on a free port of 127.0.0.1 (and of any further address it is given, such as the
+host side of the client network of client_hosts.py) with its own host key and its own PAM
+service: sshd takes the PAM service name from the name it was started under, so it is started
+through a symlink $scratch/sshd-fsmfa-<random> -> /usr/sbin/sshd and reads
+/etc/pam.d/sshd-fsmfa-<random>. That file is the only thing written outside the scratch folder;
+it records the pid of the test process that wrote it, so that a later run can remove it when that
+process died without cleaning up, while the file of a test run that is still going on is left
+alone.
 """
 import ctypes
 import os
+import re
 import secrets
 import shutil
 import signal
@@ -17,6 +20,8 @@ import subprocess
 import tempfile
 import time
 from pathlib import Path
+
+from support.paths import TOP
 
 SSHD = Path("/usr/sbin/sshd")
 PAM_DIR = Path("/etc/pam.d")
@@ -27,27 +32,47 @@ PRIVSEP_DIR = Path("/run/sshd")
 START_TIMEOUT = 15.0
 STOP_TIMEOUT = 10.0
 PORT_ATTEMPTS = 5
+RECOMMENDED_SSHD_FILE = TOP / "etc" / "pam.d" / "sshd-fotostudio"
+MODULE_NAME = re.compile(r"\bpam_fotostudio\.so\b(.*)$")
 
 
-def fotostudio_stack(module, socket_path):
-    """The recommended stack: pam_unix is `required`, so the code is asked after a bad password
-    too and the prompts reveal nothing about the password."""
+def check_arguments(module, socket_path):
     for path in (module, socket_path):
         if any(c.isspace() for c in str(path)):
             raise ValueError(f"a PAM module argument cannot hold white space: {path}")
-    return (
-        "auth     required  pam_unix.so\n"
-        f"auth     required  {module} socket={socket_path}\n"
-        "account  required  pam_unix.so\n"
-        f"session  required  {module} socket={socket_path}\n"
-        "session  required  pam_unix.so\n")
 
 
-def password_only_stack():
+def fotostudio_stack(module, socket_path):
+    """The recommended stack (etc/pam.d/sshd-fotostudio), the module named by its build path.
+
+    preauth counts the attempt and may refuse it before any prompt; pam_unix skips authfail when
+    the password was right; authfail asks the code after a wrong password too (so the prompts
+    reveal nothing about the password), counts a wrong one, and always fails; the last line asks
+    the code after a right password.
+    """
+    check_arguments(module, socket_path)
     return (
-        "auth     required  pam_unix.so\n"
-        "account  required  pam_unix.so\n"
-        "session  required  pam_unix.so\n")
+        f"auth     requisite                   {module} preauth socket={socket_path}\n"
+        "auth     [success=1 default=ignore]  pam_unix.so\n"
+        f"auth     [default=die]               {module} authfail socket={socket_path}\n"
+        f"auth     required                    {module} socket={socket_path}\n"
+        "account  required                    pam_unix.so\n"
+        f"session  required                    {module} socket={socket_path}\n"
+        "session  required                    pam_unix.so\n")
+
+
+def recommended_sshd_stack(module, socket_path):
+    """The shipped etc/pam.d/sshd-fotostudio, the module named by its build path and socket."""
+    check_arguments(module, socket_path)
+
+    def point_at_build(line):
+        if line.lstrip().startswith("#"):
+            return line
+        return MODULE_NAME.sub(lambda found: f"{module}{found.group(1)} socket={socket_path}",
+                               line)
+
+    lines = RECOMMENDED_SSHD_FILE.read_text().splitlines()
+    return "".join(point_at_build(line) + "\n" for line in lines)
 
 
 def remove_stale_services():
@@ -78,10 +103,23 @@ def process_exists(pid):
     return True
 
 
-def free_loopback_port():
+def free_port(addresses):
+    """A port that is free on all addresses when probed (sshd may still lose it in a race)."""
+    while True:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+            probe.bind((addresses[0], 0))
+            port = probe.getsockname()[1]
+            if all(port_is_free(address, port) for address in addresses[1:]):
+                return port
+
+
+def port_is_free(address, port):
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+        try:
+            probe.bind((address, port))
+        except OSError:
+            return False
+        return True
 
 
 def die_with_parent():
@@ -93,9 +131,10 @@ def die_with_parent():
 class PrivateSshd:
     """Use as a context manager, or call start() and close() (close() is safe to call twice)."""
 
-    def __init__(self, pam_stack, allow_users="fst*"):
+    def __init__(self, pam_stack, allow_users="fst*", listen_addresses=("127.0.0.1",)):
         self.pam_stack = pam_stack
         self.allow_users = allow_users
+        self.listen_addresses = tuple(listen_addresses)
         self.scratch = None
         self.service = None
         self.pam_file = None
@@ -166,16 +205,17 @@ class PrivateSshd:
     def _launch(self):
         # The port is free when probed but may be taken before sshd binds it: try a few.
         for _ in range(PORT_ATTEMPTS):
-            self.port = free_loopback_port()
+            self.port = free_port(self.listen_addresses)
             self._write_config()
             if self._run_until_listening():
                 return
         raise RuntimeError(f"sshd did not start after {PORT_ATTEMPTS} ports:\n{self.log()}")
 
     def _write_config(self):
+        listen = "".join(f"ListenAddress {address}\n" for address in self.listen_addresses)
         (self.scratch / "sshd_config").write_text(
             f"Port {self.port}\n"
-            "ListenAddress 127.0.0.1\n"
+            f"{listen}"
             "AddressFamily inet\n"
             f"HostKey {self.scratch / 'host_ed25519_key'}\n"
             f"PidFile {self.scratch / 'sshd.pid'}\n"
@@ -209,16 +249,19 @@ class PrivateSshd:
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
             preexec_fn=die_with_parent)
 
-        listening = f"Server listening on 127.0.0.1 port {self.port}"
+        listening = [f"Server listening on {address} port {self.port}"
+                     for address in self.listen_addresses]
         deadline = time.monotonic() + START_TIMEOUT
         while time.monotonic() < deadline:
             log = log_path.read_text(errors="replace")
-            if listening in log:
+            if all(line in log for line in listening):
                 return True
+            # sshd goes on when it can bind some of its addresses but not all.
+            if "Address already in use" in log:
+                self.stop()
+                return False
             if self.process.poll() is not None:
                 self.process = None
-                if "Address already in use" in log:
-                    return False
                 raise RuntimeError(f"sshd exited at start:\n{log}")
             time.sleep(0.05)
         self.stop()

@@ -2,7 +2,11 @@
 
 The client runs under a pseudo-terminal (pexpect) because it reads answers from the terminal,
 the way a person types them. Every wait is bounded, and the whole transcript is kept for the
-assertion messages.
+assertion messages. It logs at level INFO: at ERROR, ssh would hide the messages that PAM modules
+show without a prompt (sshd sends them as the instruction of a keyboard-interactive request).
+
+A client normally connects from 127.0.0.1; given a ClientHost (client_hosts.py), it runs inside
+that host's network namespace and connects from its address.
 """
 import io
 import os
@@ -24,6 +28,7 @@ SESSION_TIMEOUT = 30
 @dataclass
 class Login:
     user: str
+    source: str = "127.0.0.1"
     exit_status: int | None = None
     prompts: list = field(default_factory=list)
     transcript: str = ""
@@ -37,6 +42,10 @@ class Login:
         return "code" in self.prompts
 
     @property
+    def password_prompt_shown(self):
+        return "password" in self.prompts
+
+    @property
     def refused(self):
         return "Permission denied" in self.transcript and not self.logged_in
 
@@ -47,22 +56,25 @@ class Login:
         return {name: value for name, value in pairs}
 
     def describe(self):
-        return (f"ssh exit status {self.exit_status}, prompts {self.prompts}\n"
+        return (f"ssh from {self.source} as {self.user}: exit status {self.exit_status}, "
+                f"prompts {self.prompts}\n"
                 f"--- ssh transcript ---\n{self.transcript}")
 
 
-def ssh_command(port, user):
+def ssh_arguments(host, port, user, bind_address=None):
+    bind = ["-o", f"BindAddress={bind_address}"] if bind_address else []
     return [
         "-F", "none",
+        *bind,
         "-o", "PreferredAuthentications=keyboard-interactive",
         "-o", "PubkeyAuthentication=no",
         "-o", "StrictHostKeyChecking=no",
         "-o", "UserKnownHostsFile=/dev/null",
         "-o", "NumberOfPasswordPrompts=1",
         "-o", "ConnectTimeout=10",
-        "-o", "LogLevel=ERROR",
+        "-o", "LogLevel=INFO",
         "-p", str(port),
-        f"{user}@127.0.0.1",
+        f"{user}@{host}",
         REMOTE_COMMAND,
     ]
 
@@ -72,15 +84,22 @@ def client_environment():
             "LANG": "C.UTF-8", "TERM": "dumb"}
 
 
-def ssh_login(port, user, password, code=None):
+def ssh_command(host, port, user, client=None):
+    if client is None:
+        return [SSH, *ssh_arguments(host, port, user)]
+    return client.command(SSH, ssh_arguments(host, port, user, bind_address=client.address))
+
+
+def ssh_login(host, port, user, password, code=None, client=None):
     """Logs in as user; answers the password prompt, and the code prompt when it comes.
 
     When a code prompt comes although code is None, it is answered with an empty line, and the
     prompt is recorded, so that the test can say that it should not have come.
     """
-    login = Login(user=user)
+    login = Login(user=user, source=client.address if client else "127.0.0.1")
     transcript = io.StringIO()
-    child = pexpect.spawn(SSH, ssh_command(port, user), env=client_environment(),
+    program, *arguments = ssh_command(host, port, user, client)
+    child = pexpect.spawn(program, arguments, env=client_environment(),
                           encoding="utf-8", codec_errors="replace", timeout=PROMPT_TIMEOUT)
     child.logfile_read = transcript
     try:
