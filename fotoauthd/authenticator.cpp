@@ -8,6 +8,7 @@
 #include "totp.hpp"
 
 #include <arpa/inet.h>
+#include <nettle/hmac.h>
 #include <unistd.h>
 
 #include <cstring>
@@ -65,8 +66,10 @@ log::Field user_field(const SystemAccount& account)
 }  // namespace
 
 Authenticator::Authenticator(const Config& config, Store& store, UserDirectory& users,
-                             const Clock& clock)
-    : config_(config), store_(store), users_(users), clock_(clock),
+                             const Clock& clock, SessionEnder& sessions,
+                             std::vector<std::uint8_t> shadow_key)
+    : config_(config), store_(store), users_(users), clock_(clock), sessions_(sessions),
+      shadow_key_(std::move(shadow_key)),
       issuer_(config.issuer.empty() ? host_name() : config.issuer),
       guard_(config, store, clock)
 {
@@ -159,6 +162,8 @@ Message Authenticator::dispatch(const Caller& caller, const Message& request)
     case MessageType::Devices: return devices(*target);
     case MessageType::ForgetDevice: return forget_device(*target, request);
     case MessageType::SetMode: return set_mode(caller, *target, request);
+    case MessageType::PasswordChangeCheck: return password_change_check(*target);
+    case MessageType::PasswordChanged: return password_changed(caller, *target, request);
     default: break;
     }
     return make_reply(ReplyStatus::BadRequest, "not a request");
@@ -343,6 +348,102 @@ Message Authenticator::set_mode(const Caller& caller, const Target& target,
     return make_reply(ReplyStatus::Ok);
 }
 
+Message Authenticator::password_change_check(const Target& target)
+{
+    return answer(guard_.admit_password_change(target.account.name));
+}
+
+Message Authenticator::password_changed(const Caller& caller, const Target& target,
+                                        const Message& request)
+{
+    // Who changed the password: passwd runs setuid root, so the peer is root; its real uid is
+    // the person who ran it. The kernel's word beats the module's, which is only a fallback.
+    uid_t changed_by = caller.uid;
+    if (const auto real = real_uid_of(caller.pid))
+        changed_by = *real;
+    else if (const auto reported = request.get_u64(Field::CallerUid); reported && caller.uid == 0)
+        changed_by = static_cast<uid_t>(*reported);
+
+    const bool own = changed_by == target.account.uid;
+    const auto outcome = after_password_change(target, changed_by, caller.pid, own, "pam");
+    Message reply = make_reply(ReplyStatus::Ok);
+    reply.set_u64(Field::Count, outcome.sessions);
+    reply.set_u64(Field::DeviceCount, outcome.devices);
+    return reply;
+}
+
+Authenticator::ChangeOutcome Authenticator::after_password_change(const Target& target,
+                                                                  uid_t changed_by,
+                                                                  pid_t caller_pid,
+                                                                  bool keep_callers_session,
+                                                                  const char* reason)
+{
+    ChangeOutcome outcome;
+    const auto account = account_of(target, false);
+    if (account) {
+        outcome.devices = store_.forget_devices(*account, std::nullopt);
+        std::erase_if(proofs_, [&](const auto& entry) { return entry.second.account == *account; });
+        store_.set_shadow_digest(*account, shadow_digest_of(target.account.name));
+    }
+    outcome.sessions = sessions_.end_sessions(
+        EndSessionsRequest{target.account.uid, caller_pid, keep_callers_session});
+    log::audit("password-changed", "Password changed: other sessions ended, devices forgotten",
+               {user_field(target.account), {"CHANGED_BY_UID", std::to_string(changed_by)},
+                {"SESSIONS_ENDED", std::to_string(outcome.sessions)},
+                {"DEVICES_FORGOTTEN", std::to_string(outcome.devices)},
+                {"SESSION_MANAGER", sessions_.name()}, {"REASON", reason}});
+    return outcome;
+}
+
+std::string Authenticator::shadow_digest_of(const std::string& name)
+{
+    const auto hash = users_.shadow_hash(name);
+    if (!hash)
+        return {};
+    hmac_sha256_ctx context;
+    hmac_sha256_set_key(&context, shadow_key_.size(), shadow_key_.data());
+    hmac_sha256_update(&context, name.size(), reinterpret_cast<const std::uint8_t*>(name.data()));
+    hmac_sha256_update(&context, 1, reinterpret_cast<const std::uint8_t*>(":"));
+    hmac_sha256_update(&context, hash->size(),
+                       reinterpret_cast<const std::uint8_t*>(hash->data()));
+    std::uint8_t digest[SHA256_DIGEST_SIZE];
+    hmac_sha256_digest(&context, sizeof(digest), digest);
+    static constexpr char kHex[] = "0123456789abcdef";
+    std::string text;
+    for (std::uint8_t byte : digest) {
+        text += kHex[byte >> 4];
+        text += kHex[byte & 0x0f];
+    }
+    return text;
+}
+
+void Authenticator::notice_password_change_outside_pam(const Caller& caller, const Target& target,
+                                                       std::int64_t account)
+{
+    if (caller.uid != 0)
+        return;
+    const std::string digest = shadow_digest_of(target.account.name);
+    if (digest.empty())
+        return;  // no local shadow entry: not covered (docs/password-change.md)
+    const std::string stored = store_.shadow_digest(account);
+    if (stored == digest)
+        return;
+    if (stored.empty()) {
+        store_.set_shadow_digest(account, digest);
+        return;
+    }
+    after_password_change(target, 0, 0, false, "outside-pam");
+}
+
+void Authenticator::tick() noexcept
+{
+    try {
+        sessions_.tick(clock_.monotonic_ms());
+    } catch (const std::exception& error) {
+        log::error("Delayed work failed", {{"ERROR", error.what()}});
+    }
+}
+
 std::optional<std::int64_t> Authenticator::enrolled_account(const Target& target)
 {
     const auto account = account_of(target, false);
@@ -353,8 +454,10 @@ std::optional<std::int64_t> Authenticator::enrolled_account(const Target& target
 
 Message Authenticator::preauth(const Caller& caller, const Target& target, const Message& request)
 {
-    const auto attempt = describe_attempt(caller, request, target.account.name, true,
-                                          enrolled_account(target));
+    const auto account = enrolled_account(target);
+    if (account)
+        notice_password_change_outside_pam(caller, target, *account);
+    const auto attempt = describe_attempt(caller, request, target.account.name, true, account);
     return answer(guard_.admit_login(attempt));
 }
 
@@ -364,6 +467,7 @@ Message Authenticator::auth_query(const Caller& caller, const Target& target,
     const auto account = enrolled_account(target);
     if (!account)
         return make_reply(ReplyStatus::NotEnrolled);
+    notice_password_change_outside_pam(caller, target, *account);
 
     const auto attempt = describe_attempt(caller, request, target.account.name, true, account);
     if (const auto lock = guard_.current_lock(attempt)) {
@@ -655,6 +759,7 @@ Message Authenticator::enrol_confirm(const Target& target, const Message& reques
     for (auto& code_text : codes)
         explicit_bzero(code_text.data(), code_text.size());
 
+    store_.set_shadow_digest(*account, shadow_digest_of(target.account.name));
     log::audit("mfa-enabled", "MFA enabled",
                {user_field(target.account), {"MODE", to_string(pending->mode)}});
     return reply;

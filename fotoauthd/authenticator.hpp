@@ -6,6 +6,7 @@
 #include "brute_force.hpp"
 #include "clock.hpp"
 #include "devices.hpp"
+#include "sessions.hpp"
 #include "log.hpp"
 #include "config.hpp"
 #include "protocol.hpp"
@@ -28,7 +29,9 @@ struct Caller {
 
 class Authenticator {
 public:
-    Authenticator(const Config& config, Store& store, UserDirectory& users, const Clock& clock);
+    // `shadow_key` keys the digest of shadow hashes that tells a password changed outside PAM.
+    Authenticator(const Config& config, Store& store, UserDirectory& users, const Clock& clock,
+                  SessionEnder& sessions, std::vector<std::uint8_t> shadow_key);
 
     // Never throws: a failure inside becomes an InternalError answer (clients fail closed).
     fotostudio::protocol::Message handle(const Caller& caller,
@@ -38,6 +41,9 @@ public:
     // deleted and created again under the same name starts without MFA. Run at start and
     // whenever /etc/passwd changes; does nothing when the file cannot be read.
     void forget_deleted_local_accounts() noexcept;
+
+    // About once a second, from the event loop: delayed work (SIGKILL after SIGTERM).
+    void tick() noexcept;
 
 private:
     struct Target {
@@ -85,6 +91,18 @@ private:
     Message devices(const Target& target);
     Message forget_device(const Target& target, const Message& request);
     Message set_mode(const Caller& caller, const Target& target, const Message& request);
+    Message password_change_check(const Target& target);
+    Message password_changed(const Caller& caller, const Target& target, const Message& request);
+    struct ChangeOutcome {
+        std::size_t sessions = 0;
+        std::size_t devices = 0;
+    };
+    ChangeOutcome after_password_change(const Target& target, uid_t changed_by, pid_t caller_pid,
+                                        bool keep_callers_session, const char* reason);
+    // Notices a password changed outside PAM (chpasswd, usermod -p) for an enrolled account.
+    void notice_password_change_outside_pam(const Caller& caller, const Target& target,
+                                            std::int64_t account);
+    std::string shadow_digest_of(const std::string& name);
     Attempt describe_attempt(const Caller& caller, const Message& request, std::string user,
                              bool resolves, std::optional<std::int64_t> account) const;
     std::optional<std::int64_t> enrolled_account(const Target& target);
@@ -98,6 +116,8 @@ private:
     Store& store_;
     UserDirectory& users_;
     const Clock& clock_;
+    SessionEnder& sessions_;
+    std::vector<std::uint8_t> shadow_key_;
     std::string issuer_;
     std::unordered_map<std::string, AuthProof> proofs_;
     BruteForceGuard guard_;

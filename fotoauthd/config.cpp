@@ -179,6 +179,15 @@ const std::map<std::string, Setter, std::less<>>& setters()
         {"trust_source_address", flag_setter(&Config::trust_source_address)},
         {"trust_terminal", flag_setter(&Config::trust_terminal)},
         {"device_trust_services", list_setter(&Config::device_trust_services)},
+        {"session_manager",
+         [](std::string_view v, Config& c, std::string& m) {
+             if (v != "auto" && v != "logind" && v != "procfs") {
+                 m = "expected auto, logind or procfs";
+                 return false;
+             }
+             c.session_manager.assign(v);
+             return true;
+         }},
         {"require_code_services", list_setter(&Config::require_code_services)},
     };
     return table;

@@ -45,6 +45,10 @@ struct Config {
     std::vector<std::string> device_trust_services{"sshd"};
     // Services whose account stage refuses an enrolled user who passed no code in this login.
     std::vector<std::string> require_code_services{"sshd"};
+
+    // How a password change ends the user's other sessions: "logind", "procfs" (audit session
+    // ids), or "auto" (logind when it runs). docs/password-change.md.
+    std::string session_manager = "auto";
 };
 
 struct ConfigError {

@@ -3,7 +3,9 @@
 #include "build_config.hpp"
 #include "config.hpp"
 #include "log.hpp"
+#include "random.hpp"
 #include "server.hpp"
+#include "sessions.hpp"
 #include "sqlite_store.hpp"
 #include "totp.hpp"
 #include "user_directory.hpp"
@@ -95,7 +97,13 @@ int main(int argc, char** argv)
         fotoauthd::SqliteStore store(loaded.config.database_path);
         fotoauthd::NssUserDirectory users;
         fotoauthd::SystemClock clock;
-        fotoauthd::Authenticator authenticator(loaded.config, store, users, clock);
+        const auto& database = loaded.config.database_path;
+        auto shadow_key = fotoauthd::load_or_create_key(
+            database.substr(0, database.rfind('/')) + "/shadow-digest.key", 32);
+        const auto sessions = fotoauthd::make_session_ender(loaded.config);
+        fotoauthd::log::info("Sessions are ended through " + std::string(sessions->name()));
+        fotoauthd::Authenticator authenticator(loaded.config, store, users, clock, *sessions,
+                                               std::move(shadow_key));
         const auto listening = fotoauthd::open_listening_socket(loaded.config.socket_path);
         fotoauthd::Server server(authenticator, listening.fd);
         const int status = server.run();

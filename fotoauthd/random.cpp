@@ -1,8 +1,12 @@
 #include "random.hpp"
 
+#include <fcntl.h>
 #include <sys/random.h>
+#include <unistd.h>
 
 #include <cerrno>
+#include <cstring>
+#include <stdexcept>
 #include <system_error>
 #include <vector>
 
@@ -34,6 +38,35 @@ std::string random_hex(std::size_t bytes)
         out += kDigits[byte & 0x0f];
     }
     return out;
+}
+
+std::vector<std::uint8_t> load_or_create_key(const std::string& path, std::size_t bytes)
+{
+    std::vector<std::uint8_t> key(bytes);
+    int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0 && errno == ENOENT) {
+        random_bytes(key);
+        fd = open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+        if (fd < 0 || write(fd, key.data(), key.size()) != static_cast<ssize_t>(key.size()) ||
+            fsync(fd) < 0) {
+            const int error = errno;
+            if (fd >= 0)
+                close(fd);
+            throw std::runtime_error("cannot write " + path + ": " + std::strerror(error));
+        }
+        close(fd);
+        return key;
+    }
+    if (fd < 0)
+        throw std::runtime_error("cannot open " + path + ": " + std::strerror(errno));
+    const ssize_t got = read(fd, key.data(), key.size());
+    char extra = 0;
+    const ssize_t more = read(fd, &extra, 1);
+    close(fd);
+    if (got != static_cast<ssize_t>(key.size()) || more != 0)
+        throw std::runtime_error(path + " does not hold a key of " + std::to_string(bytes) +
+                                 " bytes");
+    return key;
 }
 
 }  // namespace fotoauthd

@@ -148,12 +148,26 @@ Server::Server(Authenticator& authenticator, int listen_fd)
     if (rc < 0)
         throw std::runtime_error("sd_event_add_io: " + errno_text(-rc));
 
+    // Delayed work (a SIGKILL a few seconds after a SIGTERM) runs from a once-a-second timer.
+    rc = sd_event_add_time_relative(event_, &tick_source_, CLOCK_MONOTONIC, 1'000'000, 100'000,
+                                    &Server::on_tick, this);
+    if (rc < 0)
+        throw std::runtime_error("sd_event_add_time_relative: " + errno_text(-rc));
+    (void)sd_event_source_set_enabled(tick_source_, SD_EVENT_ON);
+
     // useradd and userdel replace /etc/passwd by renaming a new file over it.
     rc = sd_event_add_inotify(event_, &passwd_source_, "/etc", IN_MOVED_TO | IN_CLOSE_WRITE,
                               &Server::on_etc_changed, this);
     if (rc < 0)
         log::warning("Cannot watch /etc/passwd; deleted accounts are noticed at the next start",
                      {{"ERROR", errno_text(-rc)}});
+}
+
+int Server::on_tick(sd_event_source* source, uint64_t, void* data)
+{
+    static_cast<Server*>(data)->authenticator_.tick();
+    (void)sd_event_source_set_time_relative(source, 1'000'000);
+    return 0;
 }
 
 int Server::on_etc_changed(sd_event_source*, const struct inotify_event* event, void* data)
@@ -168,6 +182,7 @@ Server::~Server()
     connections_.clear();
     sd_event_source_disable_unref(listen_source_);
     sd_event_source_disable_unref(passwd_source_);
+    sd_event_source_disable_unref(tick_source_);
     sd_event_unref(event_);
 }
 

@@ -50,6 +50,7 @@ private:
     static int on_accept(sd_event_source* source, int fd, uint32_t events, void* data);
     static int on_readable(sd_event_source* source, int fd, uint32_t events, void* data);
     static int on_idle(sd_event_source* source, uint64_t usec, void* data);
+    static int on_tick(sd_event_source* source, uint64_t usec, void* data);
     static int on_etc_changed(sd_event_source* source, const struct inotify_event* event,
                               void* data);
 
@@ -63,6 +64,7 @@ private:
     sd_event* event_ = nullptr;
     sd_event_source* listen_source_ = nullptr;
     sd_event_source* passwd_source_ = nullptr;
+    sd_event_source* tick_source_ = nullptr;
     bool has_room_for(uid_t uid) const;
 
     std::unordered_map<int, std::unique_ptr<Connection>> connections_;

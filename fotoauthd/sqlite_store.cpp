@@ -75,6 +75,10 @@ constexpr const char* kMigrations[] = {
         UNIQUE (account_id, device)
     );
     )sql",
+    // 3 -> 4: a keyed digest of the shadow hash, to notice passwords changed outside PAM.
+    R"sql(
+    ALTER TABLE accounts ADD COLUMN shadow_digest TEXT NOT NULL DEFAULT '';
+    )sql",
 };
 
 constexpr int kSchemaVersion = static_cast<int>(std::size(kMigrations));
@@ -586,6 +590,21 @@ std::size_t SqliteStore::forget_devices(std::int64_t account, std::optional<std:
     else
         prepare("DELETE FROM trusted_devices WHERE account_id = ?").bind(1, account).run();
     return static_cast<std::size_t>(sqlite3_changes(db_));
+}
+
+std::string SqliteStore::shadow_digest(std::int64_t account)
+{
+    auto statement = prepare("SELECT shadow_digest FROM accounts WHERE id = ?");
+    statement.bind(1, account);
+    return statement.step() ? statement.text(0) : std::string();
+}
+
+void SqliteStore::set_shadow_digest(std::int64_t account, const std::string& digest)
+{
+    prepare("UPDATE accounts SET shadow_digest = ? WHERE id = ?")
+        .bind(1, digest)
+        .bind(2, account)
+        .run();
 }
 
 }  // namespace fotoauthd

@@ -44,6 +44,8 @@ public:
     void delete_lock(std::int64_t account, const std::string& channel) override;
     std::vector<StoredLock> locks(std::int64_t now) override;
     void set_mode(std::int64_t account, VerificationMode mode) override;
+    std::string shadow_digest(std::int64_t account) override;
+    void set_shadow_digest(std::int64_t account, const std::string& digest) override;
     std::optional<StoredDevice> trusted_device(std::int64_t account, const std::string& device,
                                                std::int64_t now) override;
     void touch_device(std::int64_t id, std::int64_t now) override;

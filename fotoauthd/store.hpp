@@ -125,6 +125,10 @@ public:
 
     virtual void set_mode(std::int64_t account, VerificationMode mode) = 0;
 
+    // The keyed digest of the account's shadow hash last seen (empty when never seen).
+    virtual std::string shadow_digest(std::int64_t account) = 0;
+    virtual void set_shadow_digest(std::int64_t account, const std::string& digest) = 0;
+
     // The device's trust, when it has not expired at `now` (expired rows are never returned).
     virtual std::optional<StoredDevice> trusted_device(std::int64_t account,
                                                        const std::string& device,

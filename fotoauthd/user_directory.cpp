@@ -1,6 +1,7 @@
 #include "user_directory.hpp"
 
 #include <pwd.h>
+#include <shadow.h>
 #include <stdio.h>
 #include <unistd.h>
 
@@ -60,6 +61,23 @@ std::optional<std::set<std::string>> local_login_names(const std::string& passwd
     if (!complete)
         return std::nullopt;
     return names;
+}
+
+std::optional<std::string> NssUserDirectory::shadow_hash(const std::string& name)
+{
+    // Only the local file: a password changed in a directory service is that service's business.
+    FILE* file = fopen("/etc/shadow", "re");
+    if (!file)
+        return std::nullopt;
+    std::optional<std::string> hash;
+    while (const spwd* entry = fgetspent(file)) {
+        if (name == entry->sp_namp) {
+            hash = entry->sp_pwdp ? entry->sp_pwdp : "";
+            break;
+        }
+    }
+    fclose(file);
+    return hash;
 }
 
 }  // namespace fotoauthd

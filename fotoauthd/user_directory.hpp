@@ -27,6 +27,8 @@ public:
     virtual std::optional<SystemAccount> lookup(std::string_view name) = 0;
     // The names of the local accounts (/etc/passwd); nothing when that cannot be read.
     virtual std::optional<std::set<std::string>> local_names() = 0;
+    // The password hash in the local shadow file; nothing for accounts without a local entry.
+    virtual std::optional<std::string> shadow_hash(const std::string& name) = 0;
 };
 
 class NssUserDirectory final : public UserDirectory {
@@ -36,6 +38,7 @@ public:
     {
         return local_login_names("/etc/passwd");
     }
+    std::optional<std::string> shadow_hash(const std::string& name) override;
 };
 
 

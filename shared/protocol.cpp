@@ -27,6 +27,8 @@ bool is_known_type(std::uint8_t value) noexcept
     case MessageType::Devices:
     case MessageType::ForgetDevice:
     case MessageType::SetMode:
+    case MessageType::PasswordChangeCheck:
+    case MessageType::PasswordChanged:
     case MessageType::Reply:
         return true;
     }
@@ -66,6 +68,7 @@ std::optional<FieldKind> kind_of(std::uint8_t tag) noexcept
     case Field::LockedUntil:
     case Field::Count:
     case Field::DeviceCount:
+    case Field::CallerUid:
         return FieldKind::U64;
     }
     return std::nullopt;

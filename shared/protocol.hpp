@@ -47,6 +47,8 @@ enum class MessageType : std::uint8_t {
     Devices = 12,      // the user's trusted devices             user
     ForgetDevice = 13, // forget one trusted device, or all      user, device id?
     SetMode = 14,      // change the verification mode           user, mode, code
+    PasswordChangeCheck = 15,  // may this password change go on?  user, service?
+    PasswordChanged = 16,      // the password module changed it   user, service?, caller uid
     // The only answer
     Reply = 64,
 };
@@ -77,6 +79,7 @@ enum class Field : std::uint8_t {
     Count = 23,        // u64: how many entries an Unlock, Unblock or ForgetDevice removed
     DeviceId = 24,     // text: a trusted device's id, as Devices lists it
     DeviceCount = 25,  // u64: trusted devices of the user (Status answer)
+    CallerUid = 26,    // u64: the real uid of the process that changed a password
 };
 
 // The outcome the daemon reports; docs/pam-return-codes.md maps each to a PAM code.

@@ -109,6 +109,29 @@ void active_mfa_shows_since_when_the_mode_and_the_codes_left(void**)
                                        "Recovery codes left: 7\n");
 }
 
+void active_mfa_shows_the_trusted_devices_and_in_new_device_mode_how_to_list_them(void**)
+{
+    use_time_zone("UTC");
+    proto::Message reply = active_status();
+    reply.set_u64(proto::Field::DeviceCount, 2);
+    const auto text = ctl::render_status(reply, {"alice", true});
+    assert_true(text.has_value());
+    assert_string_equal(text->c_str(), "MFA: active since 2023-11-14 22:13 UTC\n"
+                                       "Verification: new-device\n"
+                                       "Trusted devices: 2 (listed by 'fotoauthctl devices')\n"
+                                       "Recovery codes left: 7\n");
+
+    const auto for_root = ctl::render_status(reply, {"bob", false});
+    assert_true(for_root->find("Trusted devices: 2 (listed by 'fotoauthctl devices --user bob')\n")
+                != std::string::npos);
+
+    // In mode always no device is trusted, so there is nothing to list.
+    reply.set(proto::Field::Mode, "always").set_u64(proto::Field::DeviceCount, 0);
+    const auto always = ctl::render_status(reply, {"alice", true});
+    assert_true(always->find("Verification: always\nTrusted devices: 0\nRecovery") !=
+                std::string::npos);
+}
+
 void inactive_mfa_says_how_to_enable_it_and_mentions_a_pending_enrolment(void**)
 {
     proto::Message reply = proto::make_reply(proto::ReplyStatus::Ok);
@@ -168,6 +191,8 @@ int main()
         cmocka_unit_test(long_text_is_cut_on_a_character_boundary_and_marked),
         cmocka_unit_test(blanks_between_digit_groups_are_removed),
         cmocka_unit_test(active_mfa_shows_since_when_the_mode_and_the_codes_left),
+        cmocka_unit_test(
+            active_mfa_shows_the_trusted_devices_and_in_new_device_mode_how_to_list_them),
         cmocka_unit_test(inactive_mfa_says_how_to_enable_it_and_mentions_a_pending_enrolment),
         cmocka_unit_test(a_status_answer_missing_fields_is_not_rendered),
         cmocka_unit_test(a_secret_text_leaves_only_zeros_in_its_buffer_when_wiped),

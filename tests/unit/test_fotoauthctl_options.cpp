@@ -1,6 +1,6 @@
 // The command line of fotoauthctl: options before or after the verb, defaults, every usage
-// error explained in words; the rule on whom a caller may act for; and the root verbs, their
-// word after the verb, and which addresses unblock takes.
+// error explained in words; the rule on whom a caller may act for; the root verbs, their word
+// after the verb, and which addresses unblock takes; the device verbs and mfa mode.
 #include "account.hpp"
 #include "options.hpp"
 
@@ -94,6 +94,24 @@ void every_usage_error_is_refused_with_a_sentence_naming_the_problem(void**)
         {{}, "no verb"},
         {{"mfa"}, "needs a sub-command"},
         {{"mfa", "disable"}, "'disable'"},
+        {{"mfa", "mode"}, "'mfa mode' needs the new mode"},
+        {{"mfa", "mode", "sometimes"}, "not 'sometimes'"},
+        {{"mfa", "mode", "always", "now"}, "unexpected word 'now'"},
+        {{"mfa", "mode", "always", "--mode", "always"}, "--mode only applies to 'mfa enable'"},
+        {{"devices", "list"}, "unknown 'devices' sub-command 'list'"},
+        {{"devices", "--all"}, "--all only applies to 'devices forget'"},
+        {{"status", "--all"}, "--all only applies to 'devices forget'"},
+        {{"devices", "forget"}, "needs the ID of a device"},
+        {{"devices", "forget", "3", "--all"}, "either a device ID or --all, not both"},
+        {{"devices", "forget", "3", "4"}, "unexpected word '4'"},
+        {{"devices", "forget", "--all", "extra"}, "either a device ID or --all"},
+        {{"devices", "forget", "0"}, "not '0'"},
+        {{"devices", "forget", "-3"}, "unknown option '-3'"},
+        {{"devices", "forget", "--", "-3"}, "not '-3'"},
+        {{"devices", "forget", "SHA256:abc"}, "not 'SHA256:abc'"},
+        {{"devices", "forget", "9223372036854775808"}, "not '9223372036854775808'"},
+        {{"devices", "forget", "--all=yes"}, "--all takes no value"},
+        {{"devices", "--mode", "always"}, "--mode only applies"},
         {{"frobnicate"}, "unknown verb 'frobnicate'"},
         {{"status", "extra"}, "unexpected word 'extra'"},
         {{"status", "--mode", "always"}, "--mode only applies"},
@@ -130,6 +148,61 @@ void every_usage_error_is_refused_with_a_sentence_naming_the_problem(void**)
             fail_msg("expected \"%s\" in \"%s\"", std::string(c.expected).c_str(),
                      parsed.error.c_str());
     }
+}
+
+void mfa_mode_takes_the_new_mode_as_a_word(void**)
+{
+    for (const auto mode : {ctl::Mode::Always, ctl::Mode::NewDevice}) {
+        const std::string spelled(ctl::to_string(mode));
+        const auto parsed = parse({"mfa", "mode", spelled, "--user", "bob"});
+        assert_true(parsed.invocation.has_value());
+        assert_int_equal(parsed.invocation->verb, ctl::Verb::MfaMode);
+        assert_int_equal(*parsed.invocation->mode, mode);
+        assert_string_equal(parsed.invocation->user->c_str(), "bob");
+    }
+}
+
+void devices_lists_and_devices_forget_takes_an_id_or_all(void**)
+{
+    const auto list = parse({"devices", "--user", "bob"});
+    assert_true(list.invocation.has_value());
+    assert_int_equal(list.invocation->verb, ctl::Verb::Devices);
+    assert_string_equal(list.invocation->user->c_str(), "bob");
+
+    const auto one = parse({"devices", "forget", "12"});
+    assert_true(one.invocation.has_value());
+    assert_int_equal(one.invocation->verb, ctl::Verb::DevicesForget);
+    assert_string_equal(one.invocation->operand.c_str(), "12");
+    assert_false(one.invocation->all);
+
+    // --all may come anywhere, like every option.
+    const auto all = parse({"--all", "devices", "forget", "--user=bob"});
+    assert_true(all.invocation.has_value());
+    assert_int_equal(all.invocation->verb, ctl::Verb::DevicesForget);
+    assert_true(all.invocation->all);
+    assert_true(all.invocation->operand.empty());
+    assert_string_equal(all.invocation->user->c_str(), "bob");
+}
+
+void a_device_id_is_a_positive_whole_number_that_fits_the_daemons_ids(void**)
+{
+    for (const auto id : {"1", "12", "9223372036854775807"})
+        if (!ctl::is_device_id(id))
+            fail_msg("refused the id \"%s\"", id);
+    for (const auto text : {"", "0", "-1", "+1", " 1", "1 ", "1.0", "0x1", "one",
+                            "9223372036854775808", "SHA256:abc"})
+        if (ctl::is_device_id(text))
+            fail_msg("accepted \"%s\" as a device id", text);
+}
+
+void the_help_names_the_device_verbs_and_mfa_mode(void**)
+{
+    const std::string help(ctl::help_text());
+    assert_true(contains(help, "  mfa mode MODE "));
+    assert_true(contains(help, "  devices "));
+    assert_true(contains(help, "  devices forget ID\n"));
+    assert_true(contains(help, "  devices forget --all\n"));
+    assert_true(contains(help, "AuthenticationMethods publickey,keyboard-interactive"));
 }
 
 void a_word_quoted_back_in_an_error_cannot_drive_the_terminal(void**)
@@ -207,6 +280,9 @@ void only_the_new_verbs_about_locks_are_root_verbs(void**)
     assert_true(ctl::is_root_verb(ctl::Verb::Unblock));
     assert_false(ctl::is_root_verb(ctl::Verb::Status));
     assert_false(ctl::is_root_verb(ctl::Verb::MfaEnable));
+    assert_false(ctl::is_root_verb(ctl::Verb::MfaMode));
+    assert_false(ctl::is_root_verb(ctl::Verb::Devices));
+    assert_false(ctl::is_root_verb(ctl::Verb::DevicesForget));
     assert_false(ctl::is_root_verb(ctl::Verb::Help));
 }
 
@@ -266,6 +342,10 @@ int main()
         cmocka_unit_test(the_timeout_range_ends_are_accepted),
         cmocka_unit_test(a_double_dash_ends_the_options),
         cmocka_unit_test(every_usage_error_is_refused_with_a_sentence_naming_the_problem),
+        cmocka_unit_test(mfa_mode_takes_the_new_mode_as_a_word),
+        cmocka_unit_test(devices_lists_and_devices_forget_takes_an_id_or_all),
+        cmocka_unit_test(a_device_id_is_a_positive_whole_number_that_fits_the_daemons_ids),
+        cmocka_unit_test(the_help_names_the_device_verbs_and_mfa_mode),
         cmocka_unit_test(a_word_quoted_back_in_an_error_cannot_drive_the_terminal),
         cmocka_unit_test(without_user_option_the_caller_acts_for_itself),
         cmocka_unit_test(a_user_may_name_itself),

@@ -31,6 +31,9 @@ namespace {
 
 constexpr uid_t kAliceUid = 1001;
 constexpr uid_t kBobUid = 1002;
+// The peer's pid: one no process can have (above the kernel's pid_max), so that what the daemon
+// reads from /proc about the peer comes from the request, not from a stranger.
+constexpr pid_t kNoSuchPid = 2147483000;
 
 class FixedClock final : public Clock {
 public:
@@ -55,6 +58,13 @@ public:
             return std::nullopt;
         return found->second;
     }
+    std::optional<std::string> shadow_hash(const std::string& name) override
+    {
+        const auto found = shadow.find(name);
+        if (found == shadow.end())
+            return std::nullopt;
+        return found->second;
+    }
     std::optional<std::set<std::string>> local_names() override
     {
         if (!passwd_readable)
@@ -63,7 +73,20 @@ public:
     }
     std::map<std::string, SystemAccount> accounts;
     std::set<std::string> local;  // the names in the pretend /etc/passwd
+    std::map<std::string, std::string> shadow;  // the pretend /etc/shadow
     bool passwd_readable = true;
+};
+
+// Records what the daemon asked to end instead of ending anything.
+class RecordingSessionEnder final : public SessionEnder {
+public:
+    std::size_t end_sessions(const EndSessionsRequest& request) override
+    {
+        requests.push_back(request);
+        return 1;
+    }
+    const char* name() const override { return "recording"; }
+    std::vector<EndSessionsRequest> requests;
 };
 
 struct World {
@@ -71,6 +94,7 @@ struct World {
     Config config;
     FixedClock clock;
     FakeUsers users;
+    RecordingSessionEnder sessions;
     std::unique_ptr<SqliteStore> store;
     std::unique_ptr<Authenticator> daemon;
 
@@ -81,6 +105,7 @@ struct World {
         users.accounts["alice"] = SystemAccount{"alice", kAliceUid};
         users.accounts["bob"] = SystemAccount{"bob", kBobUid};
         users.local = {"alice", "bob"};
+        users.shadow = {{"alice", "$y$j9T$alice$hash"}, {"bob", "$y$j9T$bob$hash"}};
         restart();
     }
     ~World() { std::filesystem::remove_all(dir); }
@@ -91,12 +116,13 @@ struct World {
         daemon.reset();
         store.reset();
         store = std::make_unique<SqliteStore>((dir / "state" / "db.sqlite").string());
-        daemon = std::make_unique<Authenticator>(config, *store, users, clock);
+        daemon = std::make_unique<Authenticator>(config, *store, users, clock, sessions,
+                                                 std::vector<std::uint8_t>(32, 7));
     }
 
     proto::Message ask(proto::Message request, uid_t peer = 0)
     {
-        return daemon->handle(Caller{peer, 4242}, request);
+        return daemon->handle(Caller{peer, kNoSuchPid}, request);
     }
 };
 
