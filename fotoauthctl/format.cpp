@@ -100,8 +100,9 @@ std::string_view describe_mode(Mode mode) noexcept
 {
     if (mode == Mode::Always)
         return "a code is asked for at every login";
-    return "a code is asked for only from a device not trusted yet;\n"
-           "a trusted device is remembered for 90 days";
+    return "a code is asked for only from a device not trusted yet, which the\n"
+           "code then trusts for 90 days by default; for SSH a device is the public key\n"
+           "that logged in first (sshd: AuthenticationMethods publickey,keyboard-interactive)";
 }
 
 }  // namespace fotostudio::ctl

@@ -30,7 +30,7 @@ std::string printable(std::string_view text, std::size_t max_bytes);
 // so that a typed code never lands in a buffer its owner does not wipe.
 void remove_blanks(std::string& typed) noexcept;
 
-// What the mode means for a login, in a phrase that may span two lines.
+// What the mode means for a login, in a phrase that may span three lines.
 std::string_view describe_mode(Mode mode) noexcept;
 
 }  // namespace fotostudio::ctl

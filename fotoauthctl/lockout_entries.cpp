@@ -1,9 +1,9 @@
 #include "lockout_entries.hpp"
 
+#include "entry_table.hpp"
 #include "format.hpp"
 
 #include <algorithm>
-#include <charconv>
 #include <optional>
 
 namespace fotostudio::ctl {
@@ -17,40 +17,14 @@ constexpr std::string_view kTruncatedMark = "truncated";
 // push the table off the screen.
 constexpr std::size_t kMaxName = 64;
 constexpr std::size_t kMaxChannel = 80;
-constexpr std::size_t kMaxUnreadable = 200;
-
-using Row = std::vector<std::string>;
-
-std::vector<std::string_view> split_at_tabs(std::string_view line)
-{
-    std::vector<std::string_view> fields;
-    for (;;) {
-        const auto tab = line.find('\t');
-        fields.push_back(line.substr(0, tab));
-        if (tab == std::string_view::npos)
-            return fields;
-        line.remove_prefix(tab + 1);
-    }
-}
-
-// Digits only: no sign, no blanks, no overflow.
-std::optional<std::uint64_t> parse_number(std::string_view text) noexcept
-{
-    std::uint64_t value = 0;
-    const char* end = text.data() + text.size();
-    const auto [stop, error] = std::from_chars(text.data(), end, value);
-    if (error != std::errc{} || stop != end)
-        return std::nullopt;
-    return value;
-}
 
 bool read_entry(std::string_view line, LockoutList& list)
 {
     const auto fields = split_at_tabs(line);
     if (fields.size() != kFieldsPerEntry || fields[1].empty() || fields[2].empty())
         return false;
-    const auto until = parse_number(fields[3]);
-    const auto count = parse_number(fields[4]);
+    const auto until = parse_decimal(fields[3]);
+    const auto count = parse_decimal(fields[4]);
     if (!until || !count)
         return false;
 
@@ -65,52 +39,6 @@ bool read_entry(std::string_view line, LockoutList& list)
     return false;
 }
 
-// A line that did not fit, with its tabs made visible, since they are what did not fit.
-std::string shown_as_it_came(std::string_view line)
-{
-    std::string visible;
-    for (const char c : line) {
-        if (c == '\t')
-            visible += "<TAB>";
-        else
-            visible.push_back(c);
-    }
-    return printable(visible, kMaxUnreadable);
-}
-
-// The columns a text takes on a terminal, counting each UTF-8 character as one.
-std::size_t columns_of(std::string_view text) noexcept
-{
-    return static_cast<std::size_t>(std::count_if(text.begin(), text.end(), [](char c) {
-        return (static_cast<unsigned char>(c) & 0xC0) != 0x80;
-    }));
-}
-
-std::string render_table(const Row& header, const std::vector<Row>& rows)
-{
-    std::vector<std::size_t> widths(header.size(), 0);
-    const auto widen = [&widths](const Row& row) {
-        for (std::size_t i = 0; i < row.size(); ++i)
-            widths[i] = std::max(widths[i], columns_of(row[i]));
-    };
-    widen(header);
-    std::for_each(rows.begin(), rows.end(), widen);
-
-    std::string text;
-    const auto add = [&](const Row& row) {
-        std::string line = " ";
-        for (std::size_t i = 0; i < row.size(); ++i) {
-            line += " " + row[i];
-            if (i + 1 < row.size())
-                line.append(widths[i] - columns_of(row[i]) + 1, ' ');
-        }
-        text += line + "\n";
-    };
-    add(header);
-    std::for_each(rows.begin(), rows.end(), add);
-    return text;
-}
-
 std::string describe_until(std::uint64_t until, std::uint64_t now)
 {
     const std::string when = format_local_time(until);
@@ -121,7 +49,7 @@ std::string describe_until(std::uint64_t until, std::uint64_t now)
 
 std::string render_locks(const std::vector<AccountLock>& locks, std::uint64_t now)
 {
-    std::vector<Row> rows;
+    std::vector<TableRow> rows;
     for (const auto& lock : locks)
         rows.push_back({printable(lock.user, kMaxName), describe_until(lock.until, now),
                         std::to_string(lock.failures), describe_channel(lock.channel)});
@@ -132,20 +60,12 @@ std::string render_locks(const std::vector<AccountLock>& locks, std::uint64_t no
 
 std::string render_blocks(const std::vector<LoginBlock>& blocks, std::uint64_t now)
 {
-    std::vector<Row> rows;
+    std::vector<TableRow> rows;
     for (const auto& block : blocks)
         rows.push_back({printable(block.source, kMaxName), describe_until(block.until, now),
                         std::to_string(block.attempts), describe_limit(block.limit)});
     return "Blocked sources (too many login attempts):\n" +
            render_table({"ADDRESS OR USER", "BLOCKED UNTIL", "ATTEMPTS", "LIMIT"}, rows);
-}
-
-std::string render_unreadable(const std::vector<std::string>& lines)
-{
-    std::string text = "Entries of fotoauthd that could not be read, as they came:\n";
-    for (const auto& line : lines)
-        text += "  " + shown_as_it_came(line) + "\n";
-    return text;
 }
 
 // Which verb lifts what is listed, for the entries there are.

@@ -37,8 +37,14 @@ int run(const Invocation& invocation)
         return kSuccess;
     case Verb::MfaEnable:
         return run_mfa_enable(invocation);
+    case Verb::MfaMode:
+        return run_mfa_mode(invocation);
     case Verb::Status:
         return run_status(invocation);
+    case Verb::Devices:
+        return run_devices(invocation);
+    case Verb::DevicesForget:
+        return run_devices_forget(invocation);
     case Verb::Lockouts:
         return run_lockouts(invocation);
     case Verb::Unlock:

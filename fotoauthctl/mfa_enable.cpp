@@ -31,8 +31,9 @@ constexpr int kCodeTries = 3;
 constexpr char kModeQuestion[] =
     "How often should a login ask for a code from the app?\n"
     "  1) always      a code at every login\n"
-    "  2) new-device  a code only from a device not trusted yet; once a code was given from a\n"
-    "                 device, it is remembered for 90 days\n";
+    "  2) new-device  a code only from a device not trusted yet, which the code then trusts\n"
+    "                 for 90 days by default; for SSH a device is the public key that logged\n"
+    "                 in first (sshd: AuthenticationMethods publickey,keyboard-interactive)\n";
 
 // What EnrolBegin returned, kept while the user is asked for a code.
 struct Enrolment {

@@ -6,6 +6,7 @@
 #include <netinet/in.h>
 
 #include <charconv>
+#include <cstdint>
 #include <set>
 #include <vector>
 
@@ -13,7 +14,7 @@ namespace fotostudio::ctl {
 
 namespace {
 
-// The options that take a value; --help and --version take none.
+// The options that take a value; --help, --version and --all take none.
 constexpr std::string_view kValueOptions[] = {"socket", "timeout", "user", "mode"};
 
 bool takes_value(std::string_view name) noexcept
@@ -94,7 +95,7 @@ private:
         if (equals != std::string_view::npos)
             value = word.substr(equals + 1);
 
-        if (name == "help" || name == "version")
+        if (name == "help" || name == "version" || name == "all")
             return set_flag(name, value.has_value());
         if (!takes_value(name))
             return fail("unknown option " + quoted(dashed(name)) + ".");
@@ -109,7 +110,12 @@ private:
     {
         if (has_value)
             return fail(dashed(name) + " takes no value.");
-        (name == "help" ? help_ : version_) = true;
+        if (name == "help")
+            help_ = true;
+        else if (name == "version")
+            version_ = true;
+        else
+            invocation_.all = true;
         return true;
     }
 
@@ -175,6 +181,8 @@ private:
             return expect_words(1) && choose(verb == "status" ? Verb::Status : Verb::Help);
         if (verb == "mfa")
             return choose_mfa_verb();
+        if (verb == "devices")
+            return choose_devices_verb();
         if (verb == "lockouts")
             return expect_words(1) && choose(Verb::Lockouts);
         if (verb == "unlock")
@@ -187,10 +195,45 @@ private:
     bool choose_mfa_verb()
     {
         if (words_.size() < 2)
-            return fail("'mfa' needs a sub-command: enable.");
-        if (words_[1] != "enable")
-            return fail("unknown 'mfa' sub-command " + quoted(words_[1]) + "; there is: enable.");
-        return expect_words(2) && choose(Verb::MfaEnable);
+            return fail("'mfa' needs a sub-command: enable or mode.");
+        if (words_[1] == "enable")
+            return expect_words(2) && choose(Verb::MfaEnable);
+        if (words_[1] == "mode")
+            return choose_mfa_mode();
+        return fail("unknown 'mfa' sub-command " + quoted(words_[1]) +
+                    "; there are: enable, mode.");
+    }
+
+    bool choose_mfa_mode()
+    {
+        if (words_.size() < 3)
+            return fail("'mfa mode' needs the new mode: always or new-device.");
+        const auto mode = parse_mode(words_[2]);
+        if (!mode)
+            return fail("'mfa mode' takes 'always' or 'new-device', not " + quoted(words_[2]) +
+                        ".");
+        invocation_.mode = mode;
+        return expect_words(3) && choose(Verb::MfaMode);
+    }
+
+    bool choose_devices_verb()
+    {
+        if (words_.size() < 2)
+            return choose(Verb::Devices);
+        if (words_[1] != "forget")
+            return fail("unknown 'devices' sub-command " + quoted(words_[1]) +
+                        "; there is: forget.");
+        if (words_.size() < 3 && !invocation_.all)
+            return fail("'devices forget' needs the ID of a device, as 'fotoauthctl devices' "
+                        "lists it, or --all.");
+        if (words_.size() >= 3 && invocation_.all)
+            return fail("'devices forget' takes either a device ID or --all, not both.");
+        if (words_.size() >= 3 && !is_device_id(words_[2]))
+            return fail("'devices forget' takes the ID of a device, a number as 'fotoauthctl "
+                        "devices' lists it, not " + quoted(words_[2]) + ".");
+        if (words_.size() >= 3)
+            invocation_.operand = words_[2];
+        return expect_words(invocation_.all ? 2 : 3) && choose(Verb::DevicesForget);
     }
 
     bool choose_unlock()
@@ -229,8 +272,10 @@ private:
     {
         if (invocation_.verb == Verb::Help || invocation_.verb == Verb::Version)
             return true;
-        if (invocation_.mode && invocation_.verb != Verb::MfaEnable)
+        if (seen_.contains("mode") && invocation_.verb != Verb::MfaEnable)
             return fail("--mode only applies to 'mfa enable'.");
+        if (invocation_.all && invocation_.verb != Verb::DevicesForget)
+            return fail("--all only applies to 'devices forget'.");
         // The root verbs name what they act on as a word; a --user beside it would be ignored.
         if (invocation_.user && is_root_verb(invocation_.verb))
             return fail("--user does not apply to '" + std::string(verb_name(invocation_.verb)) +
@@ -271,7 +316,10 @@ std::string_view verb_name(Verb verb) noexcept
     case Verb::Help: return "help";
     case Verb::Version: return "--version";
     case Verb::MfaEnable: return "mfa enable";
+    case Verb::MfaMode: return "mfa mode";
     case Verb::Status: return "status";
+    case Verb::Devices: return "devices";
+    case Verb::DevicesForget: return "devices forget";
     case Verb::Lockouts: return "lockouts";
     case Verb::Unlock: return "unlock";
     case Verb::Unblock: return "unblock";
@@ -282,6 +330,14 @@ std::string_view verb_name(Verb verb) noexcept
 bool is_root_verb(Verb verb) noexcept
 {
     return verb == Verb::Lockouts || verb == Verb::Unlock || verb == Verb::Unblock;
+}
+
+bool is_device_id(std::string_view text) noexcept
+{
+    std::int64_t value = 0;
+    const char* end = text.data() + text.size();
+    const auto [stop, error] = std::from_chars(text.data(), end, value);
+    return error == std::errc{} && stop == end && value > 0;
 }
 
 bool is_ip_address(std::string_view text)
@@ -327,7 +383,16 @@ std::string_view help_text() noexcept
            "\n"
            "Verbs:\n"
            "  mfa enable        turn MFA on: scan a QR code, confirm a code, keep recovery codes\n"
-           "  status            show whether MFA is on, its mode and the recovery codes left\n"
+           "  mfa mode MODE     change how often a code is asked ('always' or 'new-device', see\n"
+           "                    --mode), confirmed with a current code; 'always' forgets every\n"
+           "                    trusted device\n"
+           "  status            show whether MFA is on, its mode, the trusted devices and the\n"
+           "                    recovery codes left\n"
+           "  devices           list the trusted devices: their logins are not asked for a code\n"
+           "  devices forget ID\n"
+           "                    forget one trusted device; its next login asks for a code\n"
+           "  devices forget --all\n"
+           "                    forget every trusted device\n"
            "  help              show this text\n"
            "\n"
            "Verbs for root, about the limits on login attempts:\n"
@@ -340,16 +405,18 @@ std::string_view help_text() noexcept
            "Options:\n"
            "  --mode MODE     'always' or 'new-device', for 'mfa enable' (asked when absent):\n"
            "                  always: a code at every login; new-device: a code only from a\n"
-           "                  device not trusted yet, which is then remembered for 90 days\n"
+           "                  device not trusted yet, which the code then trusts for 90 days by\n"
+           "                  default. For SSH a device is the public key that logged in first\n"
+           "                  (sshd: AuthenticationMethods publickey,keyboard-interactive)\n"
            "  --user NAME     act for the account NAME (root only; others act for themselves)\n"
            "  --socket PATH   the socket of fotoauthd (default /run/fotoauthd/socket)\n"
            "  --timeout MS    how long to wait for each answer of fotoauthd (default 10000)\n"
            "  --help          show this text\n"
            "  --version       show the version\n"
            "\n"
-           "Exit status: 0 done, 1 refused by fotoauthd (for example a wrong code),\n"
-           "2 usage error (also a root verb run by another user), 3 fotoauthd unreachable or\n"
-           "failed.\n";
+           "Exit status: 0 done, 1 refused by fotoauthd (for example a wrong code or an unknown\n"
+           "device ID), 2 usage error (also a root verb run by another user), 3 fotoauthd\n"
+           "unreachable or failed.\n";
 }
 
 }  // namespace fotostudio::ctl

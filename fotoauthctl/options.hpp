@@ -4,6 +4,9 @@
 //   fotoauthctl [--socket PATH] [--timeout MS] VERB [--user NAME] [VERB OPTIONS]
 //   fotoauthctl [--socket PATH] [--timeout MS] lockouts | unlock USER | unblock ADDRESS
 //
+// where VERB is "mfa enable [--mode MODE]", "mfa mode MODE", "status", "devices", "devices forget
+// ID" or "devices forget --all".
+//
 // Options are accepted before or after the verb, as "--name value" or "--name=value".
 #pragma once
 
@@ -17,7 +20,18 @@
 
 namespace fotostudio::ctl {
 
-enum class Verb { Help, Version, MfaEnable, Status, Lockouts, Unlock, Unblock };
+enum class Verb {
+    Help,
+    Version,
+    MfaEnable,
+    MfaMode,
+    Status,
+    Devices,
+    DevicesForget,
+    Lockouts,
+    Unlock,
+    Unblock,
+};
 
 // How often a login asks for a code once MFA is active.
 enum class Mode { Always, NewDevice };
@@ -35,8 +49,11 @@ struct Invocation {
     std::string socket_path{protocol::kDefaultSocketPath};
     std::chrono::milliseconds timeout = kDefaultTimeout;
     std::optional<std::string> user;  // --user: whom to act for (root only, unless oneself)
-    std::optional<Mode> mode;         // --mode of "mfa enable"; asked for when absent
-    std::string operand;              // the USER of unlock, the ADDRESS of unblock, as typed
+    std::optional<Mode> mode;         // --mode of "mfa enable" (asked for when absent), or the
+                                      // MODE of "mfa mode"
+    std::string operand;              // the USER of unlock, the ADDRESS of unblock, the ID of
+                                      // "devices forget", as typed
+    bool all = false;                 // --all of "devices forget"
 };
 
 struct ParsedCommandLine {
@@ -49,6 +66,10 @@ std::string_view verb_name(Verb verb) noexcept;
 
 // Verbs about the whole machine (locks and login limits) that only root may run.
 bool is_root_verb(Verb verb) noexcept;
+
+// True for a device id as `fotoauthctl devices` lists it: a whole number from 1 to 2^63-1,
+// digits only.
+bool is_device_id(std::string_view text) noexcept;
 
 // True for a numeric IPv4 or IPv6 address as inet_pton reads it, without a prefix length or
 // host name: what fotoauthd accepts as the source of a login.

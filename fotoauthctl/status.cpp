@@ -1,5 +1,5 @@
-// fotoauthctl status [--user NAME]: whether MFA is active, since when, in which mode, and how
-// many recovery codes are left; or how to turn it on.
+// fotoauthctl status [--user NAME]: whether MFA is active, since when, in which mode, how many
+// devices are trusted and how many recovery codes are left; or how to turn it on.
 #include "daemon_request.hpp"
 #include "exit_codes.hpp"
 #include "format.hpp"
@@ -15,7 +15,22 @@ namespace {
 using protocol::Field;
 using protocol::Message;
 
-std::optional<std::string> render_active(const Message& reply)
+// The line about trusted devices, with the verb that lists them when the mode trusts devices.
+// Nothing from a fotoauthd older than device trust, which does not send the count.
+std::string render_device_count(const Message& reply, std::string_view mode,
+                                const TargetUser& user)
+{
+    const auto count = reply.get_u64(Field::DeviceCount);
+    if (!count)
+        return {};
+    std::string line = "Trusted devices: " + std::to_string(*count);
+    if (parse_mode(mode) == Mode::NewDevice)
+        line += " (listed by 'fotoauthctl devices" +
+                (user.is_caller ? std::string() : " --user " + printable(user.name, 64)) + "')";
+    return line + "\n";
+}
+
+std::optional<std::string> render_active(const Message& reply, const TargetUser& user)
 {
     const auto since = reply.get_u64(Field::Since);
     const auto mode = reply.get(Field::Mode);
@@ -25,6 +40,7 @@ std::optional<std::string> render_active(const Message& reply)
 
     return "MFA: active since " + format_local_time(*since) + "\n" +
            "Verification: " + printable(*mode, 32) + "\n" +
+           render_device_count(reply, *mode, user) +
            "Recovery codes left: " + std::to_string(*codes_left) + "\n";
 }
 
@@ -46,7 +62,7 @@ std::optional<std::string> render_status(const Message& reply, const TargetUser&
     if (!enrolled || *enrolled > 1)
         return std::nullopt;
     if (*enrolled == 1)
-        return render_active(reply);
+        return render_active(reply, user);
     return render_inactive(reply, user);
 }
 

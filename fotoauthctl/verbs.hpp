@@ -18,11 +18,22 @@ int run_mfa_enable(const Invocation& invocation);
 // The command that turns MFA on for user, as the user (or root) would type it.
 std::string enable_command(const TargetUser& user);
 
+// fotoauthctl mfa mode always|new-device: mfa_mode.cpp
+int run_mfa_mode(const Invocation& invocation);
+
+// What mfa mode prints once fotoauthd changed the mode, with how many trusted devices it forgot
+// when it said so.
+std::string mode_change_outcome(Mode mode, std::optional<std::uint64_t> forgotten);
+
 // fotoauthctl status: status.cpp
 int run_status(const Invocation& invocation);
 
 // The text status prints for an Ok answer to Status, or nothing when fields are missing.
 std::optional<std::string> render_status(const protocol::Message& reply, const TargetUser& user);
+
+// fotoauthctl devices, devices forget ID|--all: devices.cpp
+int run_devices(const Invocation& invocation);
+int run_devices_forget(const Invocation& invocation);
 
 // fotoauthctl lockouts (root): lockouts.cpp
 int run_lockouts(const Invocation& invocation);

@@ -345,7 +345,9 @@ Message Authenticator::set_mode(const Caller& caller, const Target& target,
     log::audit("mode-changed", "Verification mode changed",
                {user_field(target.account), {"MODE", to_string(*mode)},
                 {"DEVICES_FORGOTTEN", std::to_string(forgotten)}});
-    return make_reply(ReplyStatus::Ok);
+    Message reply = make_reply(ReplyStatus::Ok);
+    reply.set_u64(Field::Count, forgotten);
+    return reply;
 }
 
 Message Authenticator::password_change_check(const Target& target)

@@ -173,7 +173,8 @@ const std::map<std::string, Setter, std::less<>>& setters()
         {"trusted_device_days", number_setter(1, 3650, [](Config& c, std::uint64_t n) {
              c.trusted_device_lifetime = std::chrono::seconds(n * 86400);
          })},
-        {"max_devices_per_user", number_setter(1, 1000, [](Config& c, std::uint64_t n) {
+        // The Devices answer lists them all in one message of at most 4096 bytes.
+        {"max_devices_per_user", number_setter(1, 30, [](Config& c, std::uint64_t n) {
              c.max_devices_per_user = static_cast<std::size_t>(n);
          })},
         {"trust_source_address", flag_setter(&Config::trust_source_address)},

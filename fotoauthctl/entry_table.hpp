@@ -1,0 +1,30 @@
+// The tab-separated lines that fotoauthd sends in an Entries field, read with the same care by
+// every verb that lists something (lockouts, devices), and the aligned tables made of them.
+// Pure functions, tested through the verbs' own tests.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace fotostudio::ctl {
+
+// The fields of one line; a line without a tab is one field, and "a\t" is two.
+std::vector<std::string_view> split_at_tabs(std::string_view line);
+
+// A whole number of digits only: no sign, no blanks, no overflow.
+std::optional<std::uint64_t> parse_decimal(std::string_view text) noexcept;
+
+using TableRow = std::vector<std::string>;
+
+// The header and rows in columns two blanks apart, each line indented by two and ended by a line
+// end. The cells must already be printable; every UTF-8 character counts as one column.
+std::string render_table(const TableRow& header, const std::vector<TableRow>& rows);
+
+// The section that shows lines of fotoauthd which could not be read, as they came, tabs shown as
+// "<TAB>" since they are what did not fit, and made printable. Ends with a line end.
+std::string render_unreadable(const std::vector<std::string>& lines);
+
+}  // namespace fotostudio::ctl
