@@ -188,11 +188,15 @@ constexpr const char* kLogind = "org.freedesktop.login1";
 constexpr const char* kManagerPath = "/org/freedesktop/login1";
 constexpr const char* kManager = "org.freedesktop.login1.Manager";
 
+// The daemon answers every login from one thread: a slow logind must not hold them all.
+constexpr std::uint64_t kBusCallTimeoutUsec = 2'000'000;
+
 Bus open_system_bus()
 {
     sd_bus* bus = nullptr;
     if (sd_bus_open_system(&bus) < 0)
         return nullptr;
+    (void)sd_bus_set_method_call_timeout(bus, kBusCallTimeoutUsec);
     return Bus(bus);
 }
 
@@ -232,8 +236,14 @@ std::size_t LogindSessionEnder::end_sessions(const EndSessionsRequest& request)
         return 0;
     }
     std::optional<std::string> kept;
-    if (request.keep_callers_session)
+    if (request.keep_callers_session) {
         kept = session_path_of(bus.get(), request.caller_pid);
+        if (!kept)
+            log::info("The password was changed outside any logind session: every session of "
+                      "the user ends",
+                      {{"UID", std::to_string(request.uid)},
+                       {"PEER_PID", std::to_string(request.caller_pid)}});
+    }
 
     sd_bus_error error = SD_BUS_ERROR_NULL;
     sd_bus_message* raw = nullptr;
@@ -272,13 +282,38 @@ std::size_t LogindSessionEnder::end_sessions(const EndSessionsRequest& request)
     return ended;
 }
 
+namespace {
+
+// Asks at every password change whether logind runs, since it may start or stop after us.
+class AutoSessionEnder final : public SessionEnder {
+public:
+    std::size_t end_sessions(const EndSessionsRequest& request) override
+    {
+        if (logind_is_running()) {
+            last_ = logind_.name();
+            return logind_.end_sessions(request);
+        }
+        last_ = procfs_.name();
+        return procfs_.end_sessions(request);
+    }
+    void tick(std::int64_t now_ms) override { procfs_.tick(now_ms); }
+    const char* name() const override { return last_; }
+
+private:
+    LogindSessionEnder logind_;
+    ProcfsSessionEnder procfs_;
+    const char* last_ = logind_is_running() ? "logind" : "procfs";
+};
+
+}  // namespace
+
 std::unique_ptr<SessionEnder> make_session_ender(const Config& config)
 {
-    const bool logind = config.session_manager == "logind" ||
-                        (config.session_manager == "auto" && logind_is_running());
-    if (logind)
+    if (config.session_manager == "logind")
         return std::make_unique<LogindSessionEnder>();
-    return std::make_unique<ProcfsSessionEnder>();
+    if (config.session_manager == "procfs")
+        return std::make_unique<ProcfsSessionEnder>();
+    return std::make_unique<AutoSessionEnder>();
 }
 
 }  // namespace fotoauthd

@@ -31,6 +31,9 @@ FOTOSTUDIO_TEST_PACKAGES=(
     iproute2
     procps
     passwd              # useradd, chpasswd: the test users
+    dbus-daemon         # integration: a private bus for the stand-in logind
+    python3-dbus
+    python3-gi
 )
 
 FOTOSTUDIO_ALL_PACKAGES=("${FOTOSTUDIO_BUILD_PACKAGES[@]}" "${FOTOSTUDIO_TEST_PACKAGES[@]}")

@@ -25,6 +25,12 @@ class MessageType(IntEnum):
     LOCKOUTS = 8
     UNLOCK = 9
     UNBLOCK = 10
+    ACCOUNT_CHECK = 11
+    DEVICES = 12
+    FORGET_DEVICE = 13
+    SET_MODE = 14
+    PASSWORD_CHANGE_CHECK = 15
+    PASSWORD_CHANGED = 16
     REPLY = 64
 
 
@@ -52,6 +58,9 @@ class Field(IntEnum):
     LOCKED_UNTIL = 21
     ENTRIES = 22
     COUNT = 23
+    DEVICE_ID = 24
+    DEVICE_COUNT = 25
+    CALLER_UID = 26
 
 
 class Status(IntEnum):
@@ -67,11 +76,12 @@ class Status(IntEnum):
     NO_PENDING_ENROLMENT = 9
     RATE_LIMITED = 10
     LOCKED = 11
+    TRUSTED = 12
 
 
 U8_FIELDS = {Field.RESULT_CODE, Field.ENROLLED, Field.PENDING, Field.PASSWORD_FAILED}
 U64_FIELDS = {Field.SINCE, Field.CODES_LEFT, Field.EXPIRES_AT, Field.RETRY_AFTER,
-              Field.LOCKED_UNTIL, Field.COUNT}
+              Field.LOCKED_UNTIL, Field.COUNT, Field.DEVICE_COUNT, Field.CALLER_UID}
 
 
 class ProtocolError(Exception):
