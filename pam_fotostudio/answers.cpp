@@ -23,8 +23,9 @@ constexpr bool kAnonymous = false;
 
 // Daemon answer -> PAM code. An answer a step does not list, and every failed exchange (cannot
 // connect, timeout, untrusted peer, closed, garbage), is Fail: PAM_AUTHINFO_UNAVAIL in the auth
-// stage, PAM_SESSION_ERR in the session stage. No failure is ever PAM_SUCCESS or PAM_IGNORE:
-// with "auth required", MFA must not switch itself off because the daemon is down or confused.
+// stage, PAM_PERM_DENIED in the account stage (PAM_AUTHINFO_UNAVAIL is no account-stage code),
+// PAM_SESSION_ERR in the session stage. No failure is ever PAM_SUCCESS or PAM_IGNORE: with
+// "required", MFA must not switch itself off because the daemon is down or confused.
 //
 // Unknown and unenrolled users are indistinguishable to whoever types at the prompt: the daemon
 // answers NotEnrolled for names that do not resolve, and an UnknownUser answer (from a daemon
@@ -38,6 +39,13 @@ constexpr bool kAnonymous = false;
 // In the authfail mode the password has already failed, so nothing there ever succeeds: the
 // code is asked and checked all the same (the daemon counts a wrong one toward the lock but
 // neither accepts nor spends a right one), and the refusal reads exactly as in the code stage.
+// On a device the daemon trusts the code stage would not prompt, so neither does authfail: it
+// refuses at once with the wrong-code message, and the prompts still do not tell a wrong
+// password from a right one.
+//
+// A right code (AuthVerify) and a trusted device (AuthQuery answering Trusted) both end the
+// auth stage the same way: the daemon's nonce goes into FOTOSTUDIO_AUTH, where the account stage
+// shows it to the daemon and the session stage redeems it.
 // The formatter would scatter these rules; they are laid out by hand, one per paragraph.
 // clang-format off
 constexpr std::array kRules = {
@@ -57,6 +65,8 @@ constexpr std::array kRules = {
     // AuthQuery in the code stage: does this user need a code?
     Rule{Step::Query, ReplyStatus::CodeRequired,
          {Action::Proceed, PAM_SUCCESS, 0, nullptr, kAnonymous}},
+    Rule{Step::Query, ReplyStatus::Trusted,
+         {Action::KeepProof, PAM_SUCCESS, 0, nullptr, kAnonymous}},
     Rule{Step::Query, ReplyStatus::NotEnrolled,
          {Action::Stop, PAM_IGNORE, 0, nullptr, kAnonymous}},
     Rule{Step::Query, ReplyStatus::UnknownUser,
@@ -75,6 +85,9 @@ constexpr std::array kRules = {
     // fails here (the password did), without a prompt, just as an unknown name does.
     Rule{Step::QueryAfterBadPassword, ReplyStatus::CodeRequired,
          {Action::Proceed, PAM_SUCCESS, 0, nullptr, kAnonymous}},
+    Rule{Step::QueryAfterBadPassword, ReplyStatus::Trusted,
+         {Action::StopWrongCode, PAM_AUTH_ERR, LOG_NOTICE,
+          "password failed on a trusted device; refused without asking the code", kNamesUser}},
     Rule{Step::QueryAfterBadPassword, ReplyStatus::NotEnrolled,
          {Action::Stop, PAM_AUTH_ERR, 0, nullptr, kAnonymous}},
     Rule{Step::QueryAfterBadPassword, ReplyStatus::UnknownUser,
@@ -89,8 +102,8 @@ constexpr std::array kRules = {
          {Action::Stop, PAM_AUTH_ERR, LOG_ERR,
           "fotoauthd does not let this process act for the user", kAnonymous}},
 
-    // AuthVerify in the code stage. Ok proceeds to keeping the nonce, which may still fail.
-    Rule{Step::Verify, ReplyStatus::Ok, {Action::Proceed, PAM_SUCCESS, 0, nullptr, kAnonymous}},
+    // AuthVerify in the code stage. Ok keeps the nonce, which may still fail.
+    Rule{Step::Verify, ReplyStatus::Ok, {Action::KeepProof, PAM_SUCCESS, 0, nullptr, kAnonymous}},
     Rule{Step::Verify, ReplyStatus::Rejected,
          {Action::StopWrongCode, PAM_AUTH_ERR, LOG_NOTICE, "wrong or already used code",
           kNamesUser}},
@@ -135,6 +148,20 @@ constexpr std::array kRules = {
          {Action::Stop, PAM_AUTH_ERR, LOG_ERR,
           "fotoauthd does not let this process act for the user", kNamesUser}},
 
+    // AccountCheck: did this login pass a code or a trusted device, where the service needs
+    // one? Rejected is the publickey-only login of an enrolled user: sshd ran no auth stack, so
+    // no code was asked; the daemon's sentence tells the user how to log in instead.
+    Rule{Step::Account, ReplyStatus::Ok,
+         {Action::Proceed, PAM_SUCCESS, 0, nullptr, kAnonymous}},
+    Rule{Step::Account, ReplyStatus::NotEnrolled,
+         {Action::Stop, PAM_IGNORE, 0, nullptr, kAnonymous}},
+    Rule{Step::Account, ReplyStatus::UnknownUser,
+         {Action::Stop, PAM_IGNORE, 0, nullptr, kAnonymous}},
+    Rule{Step::Account, ReplyStatus::Rejected,
+         {Action::StopDaemonText, PAM_PERM_DENIED, LOG_NOTICE,
+          "login refused: the user is enrolled and this login passed no verification code (for example a publickey-only login)",
+          kNamesUser}},
+
     // SessionOpen: redeem the nonce the auth stage left in FOTOSTUDIO_AUTH.
     Rule{Step::SessionRedeem, ReplyStatus::Ok,
          {Action::Proceed, PAM_SUCCESS, 0, nullptr, kAnonymous}},
@@ -149,14 +176,30 @@ constexpr std::array kRules = {
          {Action::Stop, PAM_SESSION_ERR, LOG_ERR,
           "session refused: the user is enrolled but the auth stage did not check a code with this module (for example a publickey-only login)",
           kNamesUser}},
+    // A trusted device spares the prompt, not the auth stage: that stage would have left a nonce.
+    Rule{Step::SessionQuery, ReplyStatus::Trusted,
+         {Action::Stop, PAM_SESSION_ERR, LOG_ERR,
+          "session refused: the user is enrolled but the auth stage did not run this module (for example a publickey-only login)",
+          kNamesUser}},
     Rule{Step::SessionQuery, ReplyStatus::UnknownUser,
          {Action::Stop, PAM_SESSION_ERR, LOG_ERR,
           "session refused: fotoauthd does not know the user", kAnonymous}},
 };
 
-bool in_session_stage(Step step) noexcept
+// What a failed exchange returns: a code the stage's callers understand as a refusal.
+int failure_code(Step step) noexcept
 {
-    return step == Step::SessionRedeem || step == Step::SessionQuery;
+    switch (step) {
+    case Step::Preauth:
+    case Step::Query:
+    case Step::QueryAfterBadPassword:
+    case Step::Verify:
+    case Step::VerifyAfterBadPassword: return PAM_AUTHINFO_UNAVAIL;
+    case Step::Account: return PAM_PERM_DENIED;
+    case Step::SessionRedeem:
+    case Step::SessionQuery: return PAM_SESSION_ERR;
+    }
+    return PAM_AUTHINFO_UNAVAIL;
 }
 
 }  // namespace
@@ -169,8 +212,7 @@ Verdict judge(Step step, std::optional<protocol::ReplyStatus> status) noexcept
                 return rule.verdict;
         }
     }
-    const int failure = in_session_stage(step) ? PAM_SESSION_ERR : PAM_AUTHINFO_UNAVAIL;
-    return {Action::Fail, failure, LOG_ERR, nullptr, kAnonymous};
+    return {Action::Fail, failure_code(step), LOG_ERR, nullptr, kAnonymous};
 }
 
 const char* step_name(Step step) noexcept
@@ -182,6 +224,7 @@ const char* step_name(Step step) noexcept
     case Step::SessionQuery: return "AuthQuery";
     case Step::Verify:
     case Step::VerifyAfterBadPassword: return "AuthVerify";
+    case Step::Account: return "AccountCheck";
     case Step::SessionRedeem: return "SessionOpen";
     }
     return "request";

@@ -15,12 +15,16 @@ enum class Step {
     QueryAfterBadPassword,  // AuthQuery in the authfail mode
     Verify,                 // AuthVerify in the code stage
     VerifyAfterBadPassword,  // AuthVerify with PasswordFailed=1 in the authfail mode
+    Account,                 // AccountCheck in the account stage
     SessionRedeem,           // SessionOpen with the nonce of the auth stage
     SessionQuery,            // AuthQuery when a session comes without a nonce
 };
 
 enum class Action {
-    Proceed,         // go on with the next step (prompt, keep the nonce); pam_code if it was last
+    Proceed,         // go on with the next step (the prompt); pam_code if it was the last one
+    KeepProof,       // the login passed (a right code, or a device the daemon trusts): put the
+                     // answer's nonce into the PAM environment for the later stages, and return
+                     // pam_code unless that fails
     Stop,            // return pam_code, showing nothing
     StopWrongCode,   // show kWrongCodeMessage, return pam_code
     StopDaemonText,  // show the daemon's sentence (made safe), return pam_code

@@ -29,10 +29,12 @@ Message preauth(const Caller& caller)
     return message;
 }
 
-Message auth_query(const Caller& caller)
+Message auth_query(const Caller& caller, bool password_failed)
 {
     Message message(MessageType::AuthQuery);
     describe_caller(message, caller);
+    if (password_failed)
+        message.set_u8(Field::PasswordFailed, 1);
     return message;
 }
 
@@ -52,6 +54,20 @@ Message session_open(const Caller& caller, std::string_view nonce)
     Message message(MessageType::SessionOpen);
     message.set(Field::User, caller.user);
     message.set(Field::Nonce, nonce);
+    if (caller.auth_info)
+        message.set(Field::AuthInfo, *caller.auth_info);
+    return message;
+}
+
+// AccountCheck names the service, whose configuration decides whether a code was needed, but no
+// host or terminal: it counts no attempt.
+Message account_check(const Caller& caller, std::optional<std::string_view> nonce)
+{
+    Message message(MessageType::AccountCheck);
+    message.set(Field::User, caller.user);
+    message.set(Field::Service, caller.service);
+    if (nonce)
+        message.set(Field::Nonce, *nonce);
     if (caller.auth_info)
         message.set(Field::AuthInfo, *caller.auth_info);
     return message;

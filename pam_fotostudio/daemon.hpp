@@ -25,11 +25,14 @@ struct Caller {
 // Every request describes the caller in full, AuthInfo included, so that the daemon counts the
 // attempt against the right source, user and channel.
 protocol::Message preauth(const Caller& caller);
-protocol::Message auth_query(const Caller& caller);
 // password_failed: the password module before this one failed (the authfail mode). The daemon
-// then counts a wrong code but never accepts or spends a right one.
+// then counts a wrong code but never accepts or spends a right one, and answers a trusted device
+// without a nonce.
+protocol::Message auth_query(const Caller& caller, bool password_failed);
 protocol::Message auth_verify(const Caller& caller, std::string_view code, bool password_failed);
 protocol::Message session_open(const Caller& caller, std::string_view nonce);
+// The account stage's question: did this login pass? nonce is the auth stage's, when it left one.
+protocol::Message account_check(const Caller& caller, std::optional<std::string_view> nonce);
 
 // Connects, checks that the listener is root or the daemon account, sends the request and
 // waits for its answer, all within options.timeout.

@@ -17,10 +17,18 @@
 // real check. A stack of the code stage alone still gets the login limits: it sends Preauth
 // itself when no `preauth` line ran before it in the same pam_authenticate call.
 //
-// The auth stage hands its result to the session stage through the PAM environment variable
+// A user in the `new-device` mode is not asked for the code on a device the daemon trusts (the
+// SSH key that authenticated before keyboard-interactive, by default): the daemon's answer to the
+// question then carries the proof itself. The daemon alone decides what a device is, from what
+// sshd reports; the module only forwards SSH_AUTH_INFO_0.
+//
+// The auth stage hands its result to the later stages through the PAM environment variable
 // FOTOSTUDIO_AUTH, holding a nonce the daemon issued. sshd runs keyboard-interactive auth in a
 // child process and only the PAM environment comes back to the monitor, where the session stack
-// runs; the daemon keeps the nonce for two minutes and redeems it once.
+// runs; the daemon keeps the nonce for two minutes and redeems it once. The account stage shows
+// the nonce to the daemon without redeeming it: an enrolled user whose login passed no code (a
+// public key alone, where sshd runs no auth stack) is refused there, on the services the daemon's
+// configuration names. The session stage redeems it.
 #include "answers.hpp"
 #include "conversation.hpp"
 #include "daemon.hpp"
@@ -54,6 +62,7 @@ constexpr const char* kPreauthMark = "fotostudio-preauth-ran";
 constexpr const char* kLockedFallback =
     "This account is locked after too many wrong verification codes.";
 constexpr const char* kRateLimitedFallback = "Too many login attempts. Wait and try again.";
+constexpr const char* kNeedsCodeFallback = "This account needs a verification code to log in.";
 
 // Nothing legitimate typed at the prompt is longer: a TOTP code has 6 digits, a recovery code 14
 // characters. Longer answers are refused without bothering the daemon.
@@ -74,14 +83,17 @@ constexpr std::size_t kMaxAuthInfoLength = 2048;
 //   code stage, authfail     conversation fails or answers NULL         PAM_CONV_ERR
 //   (the prompt)             answer empty or over 128 bytes             PAM_AUTH_ERR, not sent
 //                            answer equals PAM_AUTHTOK                  PAM_AUTH_ERR, not sent
-//   code stage, AuthVerify   Ok without a well-formed Nonce             PAM_AUTHINFO_UNAVAIL
-//   Ok                       pam_putenv of the nonce fails              PAM_SYSTEM_ERR
+//   code stage: AuthVerify   Ok or Trusted without a well-formed Nonce  PAM_AUTHINFO_UNAVAIL
+//   Ok, AuthQuery Trusted    pam_putenv of the nonce fails              PAM_SYSTEM_ERR
+//   acct_mgmt                bad option, exception, no user name        PAM_PERM_DENIED
+//                            FOTOSTUDIO_AUTH not a plausible nonce      sent without a nonce
 //   open_session             bad option, exception, no user name        PAM_SESSION_ERR
 //   setcred                                                             PAM_SUCCESS
-//   acct_mgmt, chauthtok, close_session                                 PAM_IGNORE
+//   chauthtok, close_session                                            PAM_IGNORE
 //
 // FOTOSTUDIO_AUTH is removed from the PAM environment at the start of open_session, whatever
-// follows, and at the start of authenticate, so that a failed retry keeps no earlier proof.
+// follows, and at the start of authenticate, so that a failed retry keeps no earlier proof;
+// acct_mgmt leaves it where it is.
 // A bad option is PAM_SERVICE_ERR rather than PAM_AUTHINFO_UNAVAIL so that a stack tolerating
 // an unreachable daemon ([authinfo_unavail=ignore]) still refuses a broken configuration.
 
@@ -94,7 +106,8 @@ struct Login {
 };
 
 // The outcome of one exchange after the table judged it: either go on (with the daemon's
-// answer), or stop with pam_code, the refusal already shown and logged.
+// answer), or stop with pam_code: a refusal already shown and logged, or a passed login whose
+// nonce is already kept.
 struct Judged {
     bool proceed;
     int pam_code;
@@ -152,8 +165,18 @@ void log_reason(const Login& login, const Verdict& verdict)
         pam_syslog(login.pamh, verdict.log_priority, "%s", verdict.reason);
 }
 
-// Shows the daemon's reason for refusing a login (how long to wait, or until when the account
-// is locked), made safe for the user's terminal.
+// What to show when the daemon refuses without a sentence of its own.
+const char* fallback_text(std::optional<ReplyStatus> status) noexcept
+{
+    if (status == ReplyStatus::Locked)
+        return kLockedFallback;
+    if (status == ReplyStatus::Rejected)
+        return kNeedsCodeFallback;
+    return kRateLimitedFallback;
+}
+
+// Shows the daemon's reason for refusing a login (how long to wait, until when the account is
+// locked, how to log in with a code), made safe for the user's terminal.
 void show_daemon_text(const Login& login, const protocol::Message& reply)
 {
     const auto text = reply.get(protocol::Field::Text);
@@ -161,8 +184,46 @@ void show_daemon_text(const Login& login, const protocol::Message& reply)
         tell_error(login.pamh, login.flags, displayable(*text).c_str());
         return;
     }
-    const bool locked = protocol::reply_status(reply) == ReplyStatus::Locked;
-    tell_error(login.pamh, login.flags, locked ? kLockedFallback : kRateLimitedFallback);
+    tell_error(login.pamh, login.flags, fallback_text(protocol::reply_status(reply)));
+}
+
+// The daemon makes nonces; anything outside this plain alphabet is not one of them, and must not
+// reach an environment variable that a shell might later see.
+bool is_plausible_nonce(std::string_view nonce) noexcept
+{
+    if (nonce.empty() || nonce.size() > kMaxNonceLength)
+        return false;
+    for (const char c : nonce) {
+        const bool plain = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                           (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '+' || c == '/' ||
+                           c == '=' || c == '.';
+        if (!plain)
+            return false;
+    }
+    return true;
+}
+
+// Keeps the daemon's proof that this login passed, for the account and session stages. Without a
+// usable nonce the login fails here, closed, rather than later without a reason.
+int remember_nonce(const Login& login, Step step, const protocol::Message& reply)
+{
+    pam_handle_t* pamh = login.pamh;
+    const auto nonce = reply.get(protocol::Field::Nonce);
+    if (!nonce || !is_plausible_nonce(*nonce)) {
+        const auto status = protocol::reply_status(reply);
+        pam_syslog(pamh, LOG_ERR, "fotoauthd answered %s to %s for user %s but sent %s nonce",
+                   std::string(status ? protocol::to_string(*status) : "?").c_str(),
+                   step_name(step), login.caller.user.c_str(), nonce ? "an unusable" : "no");
+        return PAM_AUTHINFO_UNAVAIL;
+    }
+
+    const std::string assignment = std::string(kNonceVariable) + "=" + std::string(*nonce);
+    const int status = pam_putenv(pamh, assignment.c_str());
+    if (status != PAM_SUCCESS) {
+        pam_syslog(pamh, LOG_ERR, "cannot set %s: %s", kNonceVariable, pam_strerror(pamh, status));
+        return PAM_SYSTEM_ERR;
+    }
+    return PAM_SUCCESS;
 }
 
 // Sends one request on its own connection (the user may have taken minutes at a prompt, longer
@@ -175,6 +236,8 @@ Judged consult(const Login& login, Step step, const protocol::Message& request)
 
     switch (verdict.action) {
     case Action::Proceed: return {true, verdict.pam_code, std::move(outcome.reply)};
+    case Action::KeepProof:
+        return {false, remember_nonce(login, step, *outcome.reply), std::nullopt};
     case Action::Stop: break;
     case Action::StopWrongCode: tell_error(login.pamh, login.flags, kWrongCodeMessage); break;
     case Action::StopDaemonText: show_daemon_text(login, *outcome.reply); break;
@@ -216,22 +279,6 @@ int read_caller(pam_handle_t* pamh, Caller& caller)
     caller.tty = optional_item(pamh, PAM_TTY);
     caller.auth_info = auth_info(pamh);
     return PAM_SUCCESS;
-}
-
-// The daemon makes nonces; anything outside this plain alphabet is not one of them, and must not
-// reach an environment variable that a shell might later see.
-bool is_plausible_nonce(std::string_view nonce) noexcept
-{
-    if (nonce.empty() || nonce.size() > kMaxNonceLength)
-        return false;
-    for (const char c : nonce) {
-        const bool plain = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-                           (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '+' || c == '/' ||
-                           c == '=' || c == '.';
-        if (!plain)
-            return false;
-    }
-    return true;
 }
 
 // Deletes FOTOSTUDIO_AUTH from the PAM environment (pam_putenv without '=' deletes). Whatever
@@ -319,25 +366,6 @@ std::optional<int> refuse_locally(const Login& login, std::string_view answer)
     return std::nullopt;
 }
 
-int remember_nonce(const Login& login, const protocol::Message& reply)
-{
-    pam_handle_t* pamh = login.pamh;
-    const auto nonce = reply.get(protocol::Field::Nonce);
-    if (!nonce || !is_plausible_nonce(*nonce)) {
-        pam_syslog(pamh, LOG_ERR, "fotoauthd accepted the code for user %s but sent %s nonce",
-                   login.caller.user.c_str(), nonce ? "an unusable" : "no");
-        return PAM_AUTHINFO_UNAVAIL;
-    }
-
-    const std::string assignment = std::string(kNonceVariable) + "=" + std::string(*nonce);
-    const int status = pam_putenv(pamh, assignment.c_str());
-    if (status != PAM_SUCCESS) {
-        pam_syslog(pamh, LOG_ERR, "cannot set %s: %s", kNonceVariable, pam_strerror(pamh, status));
-        return PAM_SYSTEM_ERR;
-    }
-    return PAM_SUCCESS;
-}
-
 // The preauth mode: may this attempt go on? Never prompts.
 int check_attempt_allowed(const Login& login)
 {
@@ -365,7 +393,8 @@ Judged ask_and_check_code(const Login& login, Step verify)
 }
 
 // The code stage: the attempt is counted (by a preauth line before, or here), then the user is
-// asked for a code if enrolled, and the daemon's nonce is kept for the session stage.
+// asked for a code if enrolled and the device is not trusted. Either way a passed login leaves
+// the daemon's nonce for the account and session stages (consult keeps it).
 int check_code(const Login& login)
 {
     if (!take_preauth_mark(login.pamh, login.caller)) {
@@ -374,24 +403,28 @@ int check_code(const Login& login)
             return allowed.pam_code;
     }
 
-    const auto query = consult(login, Step::Query, auth_query(login.caller));
+    const auto query = consult(login, Step::Query, auth_query(login.caller, false));
     if (!query.proceed)
         return query.pam_code;
 
     const auto verified = ask_and_check_code(login, Step::Verify);
-    if (!verified.proceed)
-        return verified.pam_code;
-    return remember_nonce(login, *verified.reply);
+    if (verified.proceed) {
+        // The table ends every answer at this step; should one go on, no nonce was kept.
+        pam_syslog(login.pamh, LOG_CRIT, "the answer table let a code pass without keeping it");
+        return PAM_AUTHINFO_UNAVAIL;
+    }
+    return verified.pam_code;
 }
 
 // The authfail mode: the password failed, so this never succeeds; an enrolled user is asked for
-// the code all the same, and the daemon counts a wrong one.
+// the code all the same, as the code stage would ask (not on a trusted device), and the daemon
+// counts a wrong one.
 int check_code_after_bad_password(const Login& login)
 {
     // The code stage will not run in this call; a mark left for it must not reach the next one.
     (void)take_preauth_mark(login.pamh, login.caller);
 
-    const auto query = consult(login, Step::QueryAfterBadPassword, auth_query(login.caller));
+    const auto query = consult(login, Step::QueryAfterBadPassword, auth_query(login.caller, true));
     if (!query.proceed)
         return query.pam_code;
 
@@ -426,6 +459,42 @@ int authenticate(pam_handle_t* pamh, int flags, int argc, const char** argv)
     return check_code(login);
 }
 
+// --- account stage ---
+
+// The nonce the auth stage left, when it looks like one. Anything else is no proof, and is not
+// sent: it could not be redeemed, and a huge value would not even fit into a request.
+std::optional<std::string_view> proof_of_auth_stage(pam_handle_t* pamh)
+{
+    const char* value = pam_getenv(pamh, kNonceVariable);
+    if (!value)
+        return std::nullopt;
+    if (!is_plausible_nonce(value)) {
+        pam_syslog(pamh, LOG_WARNING, "%s holds no usable nonce, ignoring it", kNonceVariable);
+        return std::nullopt;
+    }
+    return std::string_view(value);
+}
+
+// Whether this login passed a code or a trusted device where the daemon's configuration asks for
+// one: sshd runs no auth stack for a publickey-only login, so the account stage is where an
+// enrolled user's such login is refused. The nonce is only shown to the daemon, never removed:
+// the session stage redeems it.
+int check_account(pam_handle_t* pamh, int flags, int argc, const char** argv)
+{
+    const auto options = parse_options(pamh, argc, argv);
+    if (!options)
+        return PAM_PERM_DENIED;
+
+    Caller caller;
+    if (const int status = read_caller(pamh, caller); status != PAM_SUCCESS) {
+        pam_syslog(pamh, LOG_ERR, "cannot get the user name: %s", pam_strerror(pamh, status));
+        return PAM_PERM_DENIED;
+    }
+
+    const Login login{pamh, flags, *options, caller};
+    return consult(login, Step::Account, account_check(caller, proof_of_auth_stage(pamh))).pam_code;
+}
+
 // --- session stage ---
 
 int open_session(pam_handle_t* pamh, int flags, int argc, const char** argv)
@@ -448,7 +517,7 @@ int open_session(pam_handle_t* pamh, int flags, int argc, const char** argv)
     const Login login{pamh, flags, *options, caller};
     if (nonce)
         return consult(login, Step::SessionRedeem, session_open(caller, *nonce)).pam_code;
-    return consult(login, Step::SessionQuery, auth_query(caller)).pam_code;
+    return consult(login, Step::SessionQuery, auth_query(caller, false)).pam_code;
 }
 
 // --- the C boundary ---
@@ -490,10 +559,13 @@ PAM_EXTERN int pam_sm_setcred(pam_handle_t*, int, int, const char**)
     return PAM_SUCCESS;
 }
 
-// No account decision yet: whether a user may log in at all is not this module's call.
-PAM_EXTERN int pam_sm_acct_mgmt(pam_handle_t*, int, int, const char**)
+// Every failure here is PAM_PERM_DENIED: PAM_AUTHINFO_UNAVAIL means nothing to the account
+// stage, and a stack that let an unknown code through would let a publickey-only login in.
+PAM_EXTERN int pam_sm_acct_mgmt(pam_handle_t* pamh, int flags, int argc, const char** argv)
 {
-    return PAM_IGNORE;
+    return fotostudio::pam::run_guarded(pamh, PAM_PERM_DENIED, [&] {
+        return fotostudio::pam::check_account(pamh, flags, argc, argv);
+    });
 }
 
 PAM_EXTERN int pam_sm_open_session(pam_handle_t* pamh, int flags, int argc, const char** argv)

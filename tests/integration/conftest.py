@@ -27,13 +27,12 @@ def daemon():
     running.cleanup()
 
 
-@pytest.fixture
-def limited_daemon():
-    """Starts fotoauthd with the default limits, changed only by the given config lines."""
+def _starter(base_config):
+    """A fixture's body: yields start(extra_config) and stops every daemon it started."""
     started = []
 
     def start(extra_config=""):
-        running = Daemon(extra_config=extra_config).start()
+        running = Daemon(extra_config=base_config + extra_config).start()
         started.append(running)
         return running
 
@@ -41,6 +40,19 @@ def limited_daemon():
     for running in started:
         running.stop()
         running.cleanup()
+
+
+@pytest.fixture
+def limited_daemon():
+    """Starts fotoauthd with the default limits, changed only by the given config lines."""
+    yield from _starter("")
+
+
+@pytest.fixture
+def configured_daemon():
+    """Starts fotoauthd with the limits raised (RAISED_LIMITS) and the given config lines, for
+    tests of other settings."""
+    yield from _starter(RAISED_LIMITS)
 
 
 @pytest.fixture

@@ -1,5 +1,6 @@
-"""What root asks fotoauthd about locks and blocked sources (Lockouts, Unlock, Unblock), spoken
-directly over the socket with the tests' own protocol code."""
+"""What root asks fotoauthd about locks and blocked sources (Lockouts, Unlock, Unblock) and about
+a user's trusted devices (Devices, ForgetDevice), spoken directly over the socket with the tests'
+own protocol code."""
 from dataclasses import dataclass
 
 from support.protocol import Field, MessageType, Status, request
@@ -40,3 +41,33 @@ def unlock(socket_path, user):
 
 def unblock(socket_path, host):
     return request(socket_path, MessageType.UNBLOCK, {Field.REMOTE_HOST: host})
+
+
+@dataclass
+class Device:
+    """One line of the Devices answer: a device the daemon trusts for the user."""
+    id: str
+    kind: str        # ssh-key, address or terminal
+    label: str       # e.g. "ssh-ed25519 SHA256:..." or "198.51.100.7 sshd"
+    first_used: int  # unix times
+    last_used: int
+    expires: int
+
+
+def devices(socket_path, user):
+    answer = request(socket_path, MessageType.DEVICES, {Field.USER: user})
+    assert answer.status == Status.OK, answer
+    listed = []
+    for line in (answer.get(Field.ENTRIES) or "").splitlines():
+        device_id, kind, label, first_used, last_used, expires = line.split("\t")
+        listed.append(Device(device_id, kind, label, int(first_used), int(last_used),
+                             int(expires)))
+    return listed
+
+
+def forget_devices(socket_path, user, device_id=None):
+    """ForgetDevice: the one device with that id, or every device of the user."""
+    fields = {Field.USER: user}
+    if device_id is not None:
+        fields[Field.DEVICE_ID] = device_id
+    return request(socket_path, MessageType.FORGET_DEVICE, fields)

@@ -1,8 +1,8 @@
 // pam-driver: runs one PAM transaction through the real libpam, for the integration tests.
 //
 //   pam-driver --confdir DIR --service NAME --user USER [--rhost HOST] [--tty TTY]
-//              [--response TEXT]... [--null-response] [--stdin-responses]
-//              [--env NAME=VALUE]... [--stage auth|session|auth+session]
+//              [--response TEXT]... [--null-response] [--stdin-responses] [--silent]
+//              [--env NAME=VALUE]... [--stage STAGE[+STAGE]...]
 //
 // The service file is read from DIR (pam_start_confdir), never from /etc/pam.d. Each prompt,
 // echoed or not, is answered with the next --response; with --null-response every prompt gets
@@ -11,7 +11,10 @@
 // test can hold many transactions at their prompts and then answer all of them at once. --env
 // puts a variable into the PAM environment before the first stage, as the PAM environment of an
 // earlier process would (sshd's auth child hands it to the monitor; sshd itself sets
-// SSH_AUTH_INFO_0). Output, one line each, on stdout:
+// SSH_AUTH_INFO_0). --stage names the stages to run, joined by '+', from auth, account and
+// session (default auth); they run in that order, as sshd and login run them, each only when the
+// one before it succeeded. --silent passes PAM_SILENT to every stage. Output, one line each, on
+// stdout:
 //
 //   prompt: TEXT                      a prompt the modules asked
 //   info: TEXT / error: TEXT          a PAM_TEXT_INFO / PAM_ERROR_MSG the modules sent
@@ -19,13 +22,14 @@
 //   setcred result: PAM_XXX           what pam_setcred(PAM_ESTABLISH_CRED) returned after a
 //                                     successful pam_authenticate, as sshd and login call it
 //   env after auth: VALUE             FOTOSTUDIO_AUTH after it ("(unset)" when absent)
+//   account result: PAM_XXX           what pam_acct_mgmt returned
+//   env after account: VALUE          FOTOSTUDIO_AUTH afterwards
 //   env before session: VALUE         FOTOSTUDIO_AUTH before pam_open_session
 //   session result: PAM_XXX           what pam_open_session returned
 //   env after session: VALUE          FOTOSTUDIO_AUTH afterwards
 //
-// With auth+session the session is opened only when authentication succeeded, as a real
-// application does. The exit status is 0 when the transaction ran, whatever PAM decided, and
-// 2 for a usage error or when libpam could not start.
+// The exit status is 0 when the transaction ran, whatever PAM decided, and 2 for a usage error or
+// when libpam could not start.
 //
 // PAM_AUTHTOK cannot be set from here: libpam lets only modules set it. A test that needs it puts
 // pam_unix.so before pam_fotostudio.so and answers pam_unix's password prompt.
@@ -53,7 +57,9 @@ struct Arguments {
     std::vector<std::string> environment;
     bool null_response = false;
     bool stdin_responses = false;
+    int flags = 0;
     bool auth = true;
+    bool account = false;
     bool session = false;
 };
 
@@ -163,11 +169,23 @@ int converse(int count, const pam_message** messages, pam_response** out, void* 
     return PAM_SUCCESS;
 }
 
-bool parse_stage(std::string_view stage, Arguments& arguments)
+// "auth", "account+session", "auth+account+session", ...: each name once, in any order.
+bool parse_stages(std::string_view stages, Arguments& arguments)
 {
-    arguments.auth = stage == "auth" || stage == "auth+session";
-    arguments.session = stage == "session" || stage == "auth+session";
-    return arguments.auth || arguments.session;
+    arguments.auth = arguments.account = arguments.session = false;
+    while (!stages.empty()) {
+        const auto end = stages.find('+');
+        const std::string_view name = stages.substr(0, end);
+        bool* chosen = name == "auth"      ? &arguments.auth
+                       : name == "account" ? &arguments.account
+                       : name == "session" ? &arguments.session
+                                           : nullptr;
+        if (!chosen || *chosen)
+            return false;
+        *chosen = true;
+        stages = end == std::string_view::npos ? std::string_view() : stages.substr(end + 1);
+    }
+    return arguments.auth || arguments.account || arguments.session;
 }
 
 bool parse_arguments(int argc, char** argv, Arguments& arguments)
@@ -180,6 +198,10 @@ bool parse_arguments(int argc, char** argv, Arguments& arguments)
         }
         if (option == "--stdin-responses") {
             arguments.stdin_responses = true;
+            continue;
+        }
+        if (option == "--silent") {
+            arguments.flags = PAM_SILENT;
             continue;
         }
         if (i + 1 >= argc)
@@ -200,7 +222,7 @@ bool parse_arguments(int argc, char** argv, Arguments& arguments)
         else if (option == "--env")
             arguments.environment.emplace_back(value);
         else if (option == "--stage") {
-            if (!parse_stage(value, arguments))
+            if (!parse_stages(value, arguments))
                 return false;
         } else
             return false;
@@ -245,22 +267,28 @@ int run(const Arguments& arguments)
         return 2;
     }
 
+    const int flags = arguments.flags;
     if (arguments.auth) {
-        status = pam_authenticate(pamh, 0);
+        status = pam_authenticate(pamh, flags);
         std::printf("auth result: %s\n", pam_code_name(status));
         print_nonce(pamh, "after auth");
         if (status == PAM_SUCCESS) {
-            status = pam_setcred(pamh, PAM_ESTABLISH_CRED);
+            status = pam_setcred(pamh, PAM_ESTABLISH_CRED | flags);
             std::printf("setcred result: %s\n", pam_code_name(status));
         }
     }
+    if (arguments.account && status == PAM_SUCCESS) {
+        status = pam_acct_mgmt(pamh, flags);
+        std::printf("account result: %s\n", pam_code_name(status));
+        print_nonce(pamh, "after account");
+    }
     if (arguments.session && status == PAM_SUCCESS) {
         print_nonce(pamh, "before session");
-        status = pam_open_session(pamh, 0);
+        status = pam_open_session(pamh, flags);
         std::printf("session result: %s\n", pam_code_name(status));
         print_nonce(pamh, "after session");
         if (status == PAM_SUCCESS)
-            status = pam_close_session(pamh, 0);
+            status = pam_close_session(pamh, flags);
     }
 
     pam_end(pamh, status);
@@ -277,7 +305,7 @@ int main(int argc, char** argv)
     if (!parse_arguments(argc, argv, arguments)) {
         std::fprintf(
             stderr,
-            "usage: pam-driver --confdir DIR --service NAME --user USER [--rhost HOST] [--tty TTY] [--response TEXT]... [--null-response] [--stdin-responses] [--env NAME=VALUE]... [--stage auth|session|auth+session]\n");
+            "usage: pam-driver --confdir DIR --service NAME --user USER [--rhost HOST] [--tty TTY] [--response TEXT]... [--null-response] [--stdin-responses] [--silent] [--env NAME=VALUE]... [--stage STAGE[+STAGE]...]\n");
         return 2;
     }
     return run(arguments);

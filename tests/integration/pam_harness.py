@@ -1,6 +1,7 @@
 """The integration tests' harness: PAM service files in a private folder, the pam-driver
-application that runs them through the real libpam, its output taken apart, syslog capture, and
-fake listeners for the failure cases the real daemon cannot show. Fixtures are in conftest.py."""
+application that runs them through the real libpam, its output taken apart, syslog capture, SSH
+keys as sshd reports them, and fake listeners for the failure cases the real daemon cannot show.
+Fixtures are in conftest.py."""
 import os
 import pwd
 import shutil
@@ -29,6 +30,7 @@ class Transaction:
     errors: list = field(default_factory=list)
     auth: str = None
     setcred: str = None   # only after a successful auth
+    account: str = None
     session: str = None
     env: dict = field(default_factory=dict)
     log: list = field(default_factory=list)  # syslog lines, when captured
@@ -48,6 +50,8 @@ class Transaction:
                 result.auth = value
             elif key == "setcred result":
                 result.setcred = value
+            elif key == "account result":
+                result.account = value
             elif key == "session result":
                 result.session = value
             elif key.startswith("env "):
@@ -66,9 +70,10 @@ class Pam:
         return self
 
     def command(self, user, responses=(), stage="auth", null_response=False, env=(), rhost=None,
-                tty=None, service=SERVICE, as_user=None, stdin_responses=False):
-        """The pam-driver command line; as_user runs it as that account (runuser), as a screen
-        locker or a setuid-less program of that user would run PAM."""
+                tty=None, service=SERVICE, as_user=None, stdin_responses=False, silent=False):
+        """The pam-driver command line; stage is e.g. "auth", "auth+account+session"; as_user
+        runs it as that account (runuser), as a screen locker or a setuid-less program of that
+        user would run PAM; silent passes PAM_SILENT."""
         command = [str(PAM_DRIVER), "--confdir", str(self.confdir), "--service", service,
                    "--user", user, "--stage", stage]
         for response in responses:
@@ -79,6 +84,8 @@ class Pam:
             command.append("--null-response")
         if stdin_responses:
             command.append("--stdin-responses")
+        if silent:
+            command.append("--silent")
         if rhost:
             command += ["--rhost", rhost]
         if tty:
@@ -187,6 +194,25 @@ class SyslogCapture:
                 break
         self.socket.close()
         shutil.rmtree(self.dir, ignore_errors=True)
+
+
+@dataclass
+class SshKey:
+    """A real ed25519 key made by ssh-keygen, as sshd reports it to PAM when the key passed
+    before keyboard-interactive (AuthenticationMethods publickey,keyboard-interactive)."""
+    auth_info: str    # "SSH_AUTH_INFO_0=publickey ssh-ed25519 BLOB\n", for Pam.run(env=[...])
+    fingerprint: str  # "SHA256:...", as ssh-keygen -l prints it
+
+
+def make_ssh_key(folder, name="id_ed25519"):
+    key = Path(folder) / name
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "", "-f", str(key)],
+                   check=True)
+    key_type, blob = Path(f"{key}.pub").read_text().split()[:2]
+    listed = subprocess.run(["ssh-keygen", "-l", "-E", "sha256", "-f", f"{key}.pub"],
+                            check=True, capture_output=True, text=True).stdout
+    return SshKey(auth_info=f"SSH_AUTH_INFO_0=publickey {key_type} {blob}\n",
+                  fingerprint=listed.split()[1])
 
 
 def module_line(kind, socket_path, *options, control="required", timeout=3000, mode=None):

@@ -6,13 +6,12 @@ recommended_auth_lines): preauth, pam_unix, authfail, the code stage.
 Each test starts its own daemon with the default limits, raising only those it does not test,
 so that it sees exactly the limit its name is about."""
 import re
-import subprocess
 import time
 
 import pytest
 
 from daemon_admin import blocks, locks_of, lockouts, unblock, unlock
-from pam_harness import module_line, recommended_auth_lines
+from pam_harness import make_ssh_key, module_line, recommended_auth_lines
 from support.enrolment import enrol, unused_code
 from support.protocol import Field, Status
 
@@ -54,14 +53,6 @@ def assert_locked_message(result):
     message = result.errors[0]
     assert "locked" in message and "until" in message, message
     assert "fotoauthctl unlock" in message, message
-
-
-def public_key_auth_info(tmp_path):
-    """SSH_AUTH_INFO_0 as sshd sets it when a public key passed before keyboard-interactive."""
-    key = tmp_path / "id_ed25519"
-    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True)
-    key_type, blob = (tmp_path / "id_ed25519.pub").read_text().split()[:2]
-    return f"SSH_AUTH_INFO_0=publickey {key_type} {blob}\n"
 
 
 # --- per source address ---
@@ -234,7 +225,7 @@ def test_key_login_is_not_blocked_by_a_lock_earned_on_the_password_path(pam, lim
     daemon = limited_daemon(NO_LOGIN_LIMITS)
     enrolment = enrol(daemon.socket, user.name)
     recommended(pam, daemon)
-    key = public_key_auth_info(tmp_path)
+    key = make_ssh_key(tmp_path).auth_info
     lock_with_wrong_codes(pam, user, enrolment, user.password, rhost=SOURCE)
     assert_locked_message(pam.run(user.name, [user.password], rhost=SOURCE))
 
@@ -248,7 +239,7 @@ def test_wrong_codes_on_a_key_login_lock_only_the_key_path(pam, limited_daemon, 
     daemon = limited_daemon(NO_LOGIN_LIMITS)
     enrolment = enrol(daemon.socket, user.name)
     recommended(pam, daemon)
-    key = public_key_auth_info(tmp_path)
+    key = make_ssh_key(tmp_path).auth_info
 
     lock_with_wrong_codes(pam, user, enrolment, user.password, rhost=SOURCE, env=[key])
     with_key = pam.run(user.name, [user.password, enrolment.next_code()], rhost=SOURCE,

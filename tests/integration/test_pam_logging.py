@@ -131,3 +131,24 @@ def test_bad_option_is_logged_by_name(pam, daemon, user):
 
     assert result.auth == "PAM_SERVICE_ERR"
     assert any("timeout=soon" in line for line in module_lines(result)), result.log
+
+
+def test_account_stage_refusal_is_logged_with_the_user_and_the_reason(pam, daemon, enrolled):
+    result = pam.service(module_line("account", daemon.socket), name="sshd").run(
+        enrolled.user, stage="account", service="sshd", capture_log=True)
+
+    assert result.account == "PAM_PERM_DENIED"
+    lines = module_lines(result)
+    assert len(lines) == 1, result.log
+    assert "passed no verification code" in lines[0] and enrolled.user in lines[0], result.log
+
+
+def test_trusted_answer_without_a_nonce_is_logged_as_the_daemons_fault(pam, user,
+                                                                      fake_listener):
+    listener = fake_listener(reply(Status.OK).hex(), reply(Status.TRUSTED).hex())
+
+    result = pam.service(module_line("auth", listener.socket)).run(user.name, capture_log=True)
+
+    assert result.auth == "PAM_AUTHINFO_UNAVAIL"
+    assert any("answered trusted to AuthQuery" in line and "no nonce" in line
+               for line in module_lines(result)), result.log

@@ -79,8 +79,8 @@ def test_every_request_carries_sshds_auth_info_and_only_authfail_says_the_passwo
                                MessageType.PREAUTH, MessageType.AUTH_QUERY,
                                MessageType.AUTH_VERIFY], requests
     assert all(fields.get(Field.AUTH_INFO) == KEY_INFO for _, fields in requests), requests
-    assert requests[2][1].get(Field.PASSWORD_FAILED) == 1
-    assert Field.PASSWORD_FAILED not in requests[5][1]
+    assert [fields.get(Field.PASSWORD_FAILED) for _, fields in requests] == [
+        None, 1, 1, None, None, None], requests
 
 
 def test_session_open_carries_the_auth_info_too(pam, user, fake_listener):
@@ -107,6 +107,32 @@ def test_authfail_never_succeeds_even_when_the_daemon_accepts_the_code(pam, user
     assert result.auth == "PAM_AUTH_ERR", result.stdout
     assert result.errors == [WRONG]
     assert result.env["after auth"] is None
+
+
+def test_trusted_device_passes_the_code_stage_without_a_prompt_and_keeps_the_daemons_nonce(
+        pam, user, fake_listener):
+    listener = fake_listener(*hexed(reply(Status.OK), reply(Status.TRUSTED, nonce="be5eed")))
+    pam.service(module_line("auth", listener.socket))
+
+    result = pam.run(user.name, env=[f"SSH_AUTH_INFO_0={KEY_INFO}"])
+
+    assert (result.auth, result.prompts, result.errors) == ("PAM_SUCCESS", [], [])
+    assert result.env["after auth"] == "be5eed"
+
+
+def test_authfail_on_a_trusted_device_fails_without_a_prompt_with_the_wrong_code_message(
+        pam, user, fake_listener):
+    # The code stage would not prompt on this device, so authfail does not either; a nonce the
+    # daemon should not have sent here is not kept.
+    listener = fake_listener(*hexed(reply(Status.TRUSTED, nonce="f00d")), record=True)
+    pam.service(PERMIT, module_line("auth", listener.socket, mode="authfail"))
+
+    result = pam.run(user.name, env=[f"SSH_AUTH_INFO_0={KEY_INFO}"])
+
+    assert (result.auth, result.prompts, result.errors) == ("PAM_AUTH_ERR", [], [WRONG])
+    assert result.env["after auth"] is None
+    [(message_type, fields)] = listener.requests()
+    assert message_type == MessageType.AUTH_QUERY and fields[Field.PASSWORD_FAILED] == 1
 
 
 def test_authfail_for_a_user_without_mfa_fails_at_once_without_a_prompt(pam, user,

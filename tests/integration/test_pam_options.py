@@ -22,17 +22,21 @@ from support.paths import PAM_MODULE
     pytest.param("preauth preauth", id="mode-twice"),
     pytest.param("pre-auth", id="mode-misspelt"),
 ])
-def test_bad_option_fails_closed_in_both_stages(pam, daemon, user, options):
+def test_bad_option_fails_closed_in_every_stage(pam, daemon, user, options):
     pam.service(
         "auth required pam_permit.so",
         f"auth required {PAM_MODULE} socket={daemon.socket} {options}",
+        "account required pam_permit.so",
+        f"account required {PAM_MODULE} socket={daemon.socket} {options}",
         "session required pam_permit.so",
         f"session required {PAM_MODULE} socket={daemon.socket} {options}")
 
     auth = pam.run(user.name, stage="auth")
+    account = pam.run(user.name, stage="account")
     session = pam.run(user.name, stage="session", env=["FOTOSTUDIO_AUTH=" + "0" * 32])
 
     assert auth.auth == "PAM_SERVICE_ERR", auth.stdout
+    assert account.account == "PAM_PERM_DENIED", account.stdout
     assert session.session == "PAM_SESSION_ERR", session.stdout
     # Even a module that cannot work removes the nonce, so that no shell ever sees it.
     assert session.env["after session"] is None

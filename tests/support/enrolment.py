@@ -61,3 +61,9 @@ def enrol(socket_path, user, mode="always"):
 
 def status(socket_path, user):
     return request(socket_path, MessageType.STATUS, {Field.USER: user})
+
+
+def set_mode(socket_path, user, mode, code):
+    """Changes the verification mode ("always" or "new-device"), confirmed with a current code."""
+    return request(socket_path, MessageType.SET_MODE,
+                   {Field.USER: user, Field.MODE: mode, Field.CODE: code})
