@@ -63,6 +63,17 @@ struct ProcessIds {
     std::uint32_t session = kUnsetAuditId;
 };
 
+// A process that has exited but was not reaped yet: nothing left to end.
+bool is_zombie(const std::string& proc, pid_t pid)
+{
+    std::ifstream file(proc + "/" + std::to_string(pid) + "/stat");
+    std::string stat;
+    std::getline(file, stat);
+    const auto name_end = stat.rfind(')');
+    return name_end == std::string::npos || name_end + 2 >= stat.size() ||
+           stat[name_end + 2] == 'Z' || stat[name_end + 2] == 'X';
+}
+
 std::optional<ProcessIds> ids_of(const std::string& proc, pid_t pid)
 {
     const std::string base = proc + "/" + std::to_string(pid) + "/";
@@ -135,7 +146,7 @@ std::size_t ProcfsSessionEnder::end_sessions(const EndSessionsRequest& request)
             return ids && ids->loginuid == request.uid && ids->session != kUnsetAuditId &&
                    (!kept || ids->session != *kept);
         };
-        if (!matches(ids_of(proc_, pid)))
+        if (!matches(ids_of(proc_, pid)) || is_zombie(proc_, pid))
             continue;
 
         // Pin the process first, then check again: if the PID was reused in between, the

@@ -24,8 +24,9 @@ constexpr bool kAnonymous = false;
 // Daemon answer -> PAM code. An answer a step does not list, and every failed exchange (cannot
 // connect, timeout, untrusted peer, closed, garbage), is Fail: PAM_AUTHINFO_UNAVAIL in the auth
 // stage, PAM_PERM_DENIED in the account stage (PAM_AUTHINFO_UNAVAIL is no account-stage code),
-// PAM_SESSION_ERR in the session stage. No failure is ever PAM_SUCCESS or PAM_IGNORE: with
-// "required", MFA must not switch itself off because the daemon is down or confused.
+// PAM_SESSION_ERR in the session stage, PAM_AUTHTOK_ERR in the password stage. No failure is
+// ever PAM_SUCCESS or PAM_IGNORE: with "required", MFA must not switch itself off because the
+// daemon is down or confused.
 //
 // Unknown and unenrolled users are indistinguishable to whoever types at the prompt: the daemon
 // answers NotEnrolled for names that do not resolve, and an UnknownUser answer (from a daemon
@@ -184,22 +185,51 @@ constexpr std::array kRules = {
     Rule{Step::SessionQuery, ReplyStatus::UnknownUser,
          {Action::Stop, PAM_SESSION_ERR, LOG_ERR,
           "session refused: fotoauthd does not know the user", kAnonymous}},
+
+    // PasswordChangeCheck, the preliminary phase of a password change: may it go on? Counted by
+    // the daemon when it answers Ok. A refusal here comes before the password module asks or
+    // changes anything. PAM_TRY_AGAIN is pam_sm_chauthtok's code for a failed preliminary check
+    // (pam_strerror: "Failed preliminary check by password service"); PAM_MAXTRIES would pass
+    // through libpam as well, but no password module documents it.
+    Rule{Step::PasswordCheck, ReplyStatus::Ok,
+         {Action::Proceed, PAM_SUCCESS, 0, nullptr, kAnonymous}},
+    Rule{Step::PasswordCheck, ReplyStatus::RateLimited,
+         {Action::StopDaemonText, PAM_TRY_AGAIN, LOG_NOTICE,
+          "password change refused: too many attempts in the window", kNamesUser}},
+    Rule{Step::PasswordCheck, ReplyStatus::UnknownUser,
+         {Action::Stop, PAM_USER_UNKNOWN, 0, nullptr, kAnonymous}},
+    Rule{Step::PasswordCheck, ReplyStatus::PermissionDenied,
+         {Action::Stop, PAM_PERM_DENIED, LOG_ERR,
+          "fotoauthd does not let this process act for the user", kAnonymous}},
+
+    // PasswordChanged: the password module has changed the password, and the daemon ends the
+    // other sessions and forgets the trusted devices. Any other outcome is FailAfterChange (see
+    // failure_verdict): the change cannot be undone, so the user is told what did not happen.
+    Rule{Step::PasswordChanged, ReplyStatus::Ok,
+         {Action::Proceed, PAM_SUCCESS, 0, nullptr, kAnonymous}},
 };
 
-// What a failed exchange returns: a code the stage's callers understand as a refusal.
-int failure_code(Step step) noexcept
+// The verdict for a failed exchange, or an answer the step does not list: a code the stage's
+// callers understand as a refusal.
+Verdict failure_verdict(Step step) noexcept
 {
     switch (step) {
     case Step::Preauth:
     case Step::Query:
     case Step::QueryAfterBadPassword:
     case Step::Verify:
-    case Step::VerifyAfterBadPassword: return PAM_AUTHINFO_UNAVAIL;
-    case Step::Account: return PAM_PERM_DENIED;
+    case Step::VerifyAfterBadPassword: break;
+    case Step::Account: return {Action::Fail, PAM_PERM_DENIED, LOG_ERR, nullptr, kAnonymous};
     case Step::SessionRedeem:
-    case Step::SessionQuery: return PAM_SESSION_ERR;
+    case Step::SessionQuery: return {Action::Fail, PAM_SESSION_ERR, LOG_ERR, nullptr, kAnonymous};
+    case Step::PasswordCheck: return {Action::Fail, PAM_AUTHTOK_ERR, LOG_ERR, nullptr, kAnonymous};
+    case Step::PasswordChanged:
+        // pam_unix got this far, so the name is an account.
+        return {Action::FailAfterChange, PAM_AUTHTOK_ERR, LOG_ERR,
+                "the password was changed, but the other sessions were not ended and the trusted devices not forgotten",
+                kNamesUser};
     }
-    return PAM_AUTHINFO_UNAVAIL;
+    return {Action::Fail, PAM_AUTHINFO_UNAVAIL, LOG_ERR, nullptr, kAnonymous};
 }
 
 }  // namespace
@@ -212,7 +242,7 @@ Verdict judge(Step step, std::optional<protocol::ReplyStatus> status) noexcept
                 return rule.verdict;
         }
     }
-    return {Action::Fail, failure_code(step), LOG_ERR, nullptr, kAnonymous};
+    return failure_verdict(step);
 }
 
 const char* step_name(Step step) noexcept
@@ -226,6 +256,8 @@ const char* step_name(Step step) noexcept
     case Step::VerifyAfterBadPassword: return "AuthVerify";
     case Step::Account: return "AccountCheck";
     case Step::SessionRedeem: return "SessionOpen";
+    case Step::PasswordCheck: return "PasswordChangeCheck";
+    case Step::PasswordChanged: return "PasswordChanged";
     }
     return "request";
 }

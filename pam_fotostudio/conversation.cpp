@@ -60,6 +60,13 @@ void tell_error(pam_handle_t* pamh, int flags, const char* message)
     (void)pam_error(pamh, "%s", message);
 }
 
+void tell_info(pam_handle_t* pamh, int flags, const char* message)
+{
+    if ((flags & static_cast<int>(PAM_SILENT)) != 0)
+        return;
+    (void)pam_info(pamh, "%s", message);
+}
+
 std::string displayable(std::string_view text)
 {
     constexpr std::string_view kCut = "...";

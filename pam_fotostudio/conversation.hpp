@@ -40,6 +40,8 @@ PromptResult prompt_hidden(pam_handle_t* pamh, const char* question);
 
 // Shows an error message unless the application asked for silence (PAM_SILENT).
 void tell_error(pam_handle_t* pamh, int flags, const char* message);
+// Shows an informational message unless the application asked for silence (PAM_SILENT).
+void tell_info(pam_handle_t* pamh, int flags, const char* message);
 
 // A sentence from the daemon made safe to show on the user's terminal: every byte outside
 // printable ASCII becomes '?', so that no escape sequence reaches the terminal, and it is cut to

@@ -73,6 +73,25 @@ Message account_check(const Caller& caller, std::optional<std::string_view> nonc
     return message;
 }
 
+// The password requests name only the user and the service: a password change has no source
+// address or key of its own to count against.
+Message password_change_check(const Caller& caller)
+{
+    Message message(MessageType::PasswordChangeCheck);
+    message.set(Field::User, caller.user);
+    message.set(Field::Service, caller.service);
+    return message;
+}
+
+Message password_changed(const Caller& caller, uid_t changed_by)
+{
+    Message message(MessageType::PasswordChanged);
+    message.set(Field::User, caller.user);
+    message.set(Field::Service, caller.service);
+    message.set_u64(Field::CallerUid, changed_by);
+    return message;
+}
+
 client::Outcome exchange(const Options& options, const Message& request)
 {
     client::Connection connection;

@@ -34,6 +34,12 @@ protocol::Message session_open(const Caller& caller, std::string_view nonce);
 // The account stage's question: did this login pass? nonce is the auth stage's, when it left one.
 protocol::Message account_check(const Caller& caller, std::optional<std::string_view> nonce);
 
+// The preliminary phase of a password change: may it go on? The daemon counts the attempt.
+protocol::Message password_change_check(const Caller& caller);
+// After the password module changed the password. changed_by is the real uid of this process
+// (passwd runs setuid root, so the daemon's peer is root whoever ran it).
+protocol::Message password_changed(const Caller& caller, uid_t changed_by);
+
 // Connects, checks that the listener is root or the daemon account, sends the request and
 // waits for its answer, all within options.timeout.
 client::Outcome exchange(const Options& options, const protocol::Message& request);

@@ -80,6 +80,10 @@ bool parse_one(pam_handle_t* pamh, std::string_view argument, Options& options)
         options.debug = true;
         return true;
     }
+    if (argument == "require_key") {
+        options.require_key = true;
+        return true;
+    }
     if (argument == "preauth" || argument == "authfail")
         return set_mode(pamh, argument == "preauth" ? Mode::Preauth : Mode::Authfail, options);
     if (const auto path = value_of("socket")) {
@@ -113,6 +117,13 @@ std::optional<Options> parse_options(pam_handle_t* pamh, int argc, const char** 
     for (int i = 0; i < argc; ++i) {
         if (!argv[i] || !parse_one(pamh, argv[i], options))
             return std::nullopt;
+    }
+
+    // Only the preauth line runs before every prompt and before the daemon counts the attempt;
+    // anywhere else the check would come too late, so the line is refused as misconfigured.
+    if (options.require_key && options.mode != Mode::Preauth) {
+        pam_syslog(pamh, LOG_ERR, "option require_key belongs on the preauth line only");
+        return std::nullopt;
     }
     return options;
 }

@@ -29,6 +29,24 @@
 // the nonce to the daemon without redeeming it: an enrolled user whose login passed no code (a
 // public key alone, where sshd runs no auth stack) is refused there, on the services the daemon's
 // configuration names. The session stage redeems it.
+//
+// With `require_key` the preauth line refuses, before anything else, a login whose first method
+// was not a public key (sshd's SSH_AUTH_INFO_0): for stacks where the key replaces the password
+// (etc/pam.d/sshd-fotostudio-keys), so that a mistaken AuthenticationMethods cannot let anyone
+// in with keyboard-interactive alone.
+//
+// In the password stack the module stands first and last (etc/pam.d/common-password-fotostudio):
+//
+//   password  requisite                   pam_fotostudio.so preauth
+//   password  [success=1 default=ignore]  pam_unix.so obscure yescrypt
+//   password  requisite                   pam_deny.so
+//   password  required                    pam_fotostudio.so
+//
+// libpam walks the stack twice. In the preliminary phase the `preauth` line lets the daemon
+// count the attempt against the password-change limit and refuse it; in the update phase the
+// last line, reached only when pam_unix really changed the password, tells the daemon, which
+// ends the user's other sessions and forgets the trusted devices. Each line ignores the other
+// phase.
 #include "answers.hpp"
 #include "conversation.hpp"
 #include "daemon.hpp"
@@ -38,7 +56,9 @@
 #include <security/pam_modules.h>
 
 #include <syslog.h>
+#include <unistd.h>
 
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <exception>
@@ -63,6 +83,12 @@ constexpr const char* kLockedFallback =
     "This account is locked after too many wrong verification codes.";
 constexpr const char* kRateLimitedFallback = "Too many login attempts. Wait and try again.";
 constexpr const char* kNeedsCodeFallback = "This account needs a verification code to log in.";
+constexpr const char* kPasswordChangesFallback =
+    "Too many password change attempts. Wait and try again.";
+constexpr const char* kKeyRequiredMessage =
+    "This server accepts logins only with a public key first.";
+// The first line of SSH_AUTH_INFO_0 when the login's first method was a public key.
+constexpr std::string_view kPublicKeyMethod = "publickey ";
 
 // Nothing legitimate typed at the prompt is longer: a TOTP code has 6 digits, a recovery code 14
 // characters. Longer answers are refused without bothering the daemon.
@@ -80,6 +106,9 @@ constexpr std::size_t kMaxAuthInfoLength = 2048;
 //   authenticate, any mode   bad option on the PAM line                 PAM_SERVICE_ERR
 //                            exception inside the module                PAM_SERVICE_ERR
 //                            pam_get_user fails                         its error
+//   preauth with require_key SSH_AUTH_INFO_0 not starting "publickey "  PAM_AUTH_ERR, shown
+//                                                                       and logged, before
+//                                                                       pam_get_user or a request
 //   code stage, authfail     conversation fails or answers NULL         PAM_CONV_ERR
 //   (the prompt)             answer empty or over 128 bytes             PAM_AUTH_ERR, not sent
 //                            answer equals PAM_AUTHTOK                  PAM_AUTH_ERR, not sent
@@ -89,7 +118,18 @@ constexpr std::size_t kMaxAuthInfoLength = 2048;
 //                            FOTOSTUDIO_AUTH not a plausible nonce      sent without a nonce
 //   open_session             bad option, exception, no user name        PAM_SESSION_ERR
 //   setcred                                                             PAM_SUCCESS
-//   chauthtok, close_session                                            PAM_IGNORE
+//   close_session                                                       PAM_IGNORE
+//   chauthtok, either line   bad option (authfail, require_key too),    PAM_AUTHTOK_ERR (a bad
+//                            exception, neither phase flag              option already in the
+//                                                                       preliminary phase)
+//                            no user name                               PAM_AUTHTOK_ERR; in the
+//                                                                       update phase of the last
+//                                                                       line with the not-told
+//                                                                       message
+//                            preauth line, update phase                 PAM_IGNORE
+//                            last line, preliminary phase               PAM_IGNORE
+//   chauthtok, last line     PasswordChanged Ok                         PAM_SUCCESS, and the
+//                                                                       counts as PAM_TEXT_INFO
 //
 // FOTOSTUDIO_AUTH is removed from the PAM environment at the start of open_session, whatever
 // follows, and at the start of authenticate, so that a failed retry keeps no earlier proof;
@@ -128,20 +168,29 @@ std::string printable(std::string_view text)
     return shown;
 }
 
-// Logs why an exchange gave no usable answer (a transport failure, or a status this step does
-// not expect). The daemon's sentence is included: it says what went wrong.
-void log_failed_exchange(pam_handle_t* pamh, Step step, const client::Outcome& outcome)
+// Logs, in one line, why an exchange gave no usable answer (a transport failure, or a status
+// this step does not expect) and what that leaves undone (the verdict's reason, if any). The
+// daemon's sentence is included: it says what went wrong.
+void log_failed_exchange(const Login& login, Step step, const client::Outcome& outcome,
+                         const Verdict& verdict)
 {
-    const auto status = status_of(outcome);
-    if (!status) {
-        pam_syslog(pamh, LOG_ERR, "%s failed: %s (%s)", step_name(step),
-                   std::string(client::to_string(outcome.failure)).c_str(), outcome.detail.c_str());
-        return;
+    std::string line;
+    if (const auto status = status_of(outcome)) {
+        line = "fotoauthd answered " + std::string(protocol::to_string(*status)) + " to " +
+               step_name(step) + ": " +
+               printable(outcome.reply->get(protocol::Field::Text).value_or(""));
+    } else {
+        line = std::string(step_name(step)) +
+               " failed: " + std::string(client::to_string(outcome.failure)) + " (" +
+               outcome.detail + ")";
     }
 
-    const auto text = printable(outcome.reply->get(protocol::Field::Text).value_or(""));
-    pam_syslog(pamh, LOG_ERR, "fotoauthd answered %s to %s: %s",
-               std::string(protocol::to_string(*status)).c_str(), step_name(step), text.c_str());
+    if (verdict.reason) {
+        line += std::string("; ") + verdict.reason;
+        if (verdict.reason_names_user)
+            line += " (user " + login.caller.user + ")";
+    }
+    pam_syslog(login.pamh, verdict.log_priority, "%s", line.c_str());
 }
 
 void log_answer_for_debug(const Login& login, Step step, const client::Outcome& outcome)
@@ -166,8 +215,10 @@ void log_reason(const Login& login, const Verdict& verdict)
 }
 
 // What to show when the daemon refuses without a sentence of its own.
-const char* fallback_text(std::optional<ReplyStatus> status) noexcept
+const char* fallback_text(Step step, std::optional<ReplyStatus> status) noexcept
 {
+    if (step == Step::PasswordCheck)
+        return kPasswordChangesFallback;
     if (status == ReplyStatus::Locked)
         return kLockedFallback;
     if (status == ReplyStatus::Rejected)
@@ -177,14 +228,14 @@ const char* fallback_text(std::optional<ReplyStatus> status) noexcept
 
 // Shows the daemon's reason for refusing a login (how long to wait, until when the account is
 // locked, how to log in with a code), made safe for the user's terminal.
-void show_daemon_text(const Login& login, const protocol::Message& reply)
+void show_daemon_text(const Login& login, Step step, const protocol::Message& reply)
 {
     const auto text = reply.get(protocol::Field::Text);
     if (text && !text->empty()) {
         tell_error(login.pamh, login.flags, displayable(*text).c_str());
         return;
     }
-    tell_error(login.pamh, login.flags, fallback_text(protocol::reply_status(reply)));
+    tell_error(login.pamh, login.flags, fallback_text(step, protocol::reply_status(reply)));
 }
 
 // The daemon makes nonces; anything outside this plain alphabet is not one of them, and must not
@@ -240,8 +291,13 @@ Judged consult(const Login& login, Step step, const protocol::Message& request)
         return {false, remember_nonce(login, step, *outcome.reply), std::nullopt};
     case Action::Stop: break;
     case Action::StopWrongCode: tell_error(login.pamh, login.flags, kWrongCodeMessage); break;
-    case Action::StopDaemonText: show_daemon_text(login, *outcome.reply); break;
-    case Action::Fail: log_failed_exchange(login.pamh, step, outcome); break;
+    case Action::StopDaemonText: show_daemon_text(login, step, *outcome.reply); break;
+    case Action::FailAfterChange:
+        tell_error(login.pamh, login.flags, kPasswordNotToldMessage);
+        [[fallthrough]];
+    case Action::Fail:
+        log_failed_exchange(login, step, outcome, verdict);
+        return {false, verdict.pam_code, std::nullopt};
     }
     log_reason(login, verdict);
     return {false, verdict.pam_code, std::nullopt};
@@ -437,6 +493,29 @@ int check_code_after_bad_password(const Login& login)
     return verified.pam_code;
 }
 
+// Whether sshd reports a public key as this login's first method: SSH_AUTH_INFO_0 then begins
+// with the line "publickey TYPE BLOB". sshd sets it only with ExposeAuthInfo yes.
+bool first_method_was_a_key(pam_handle_t* pamh)
+{
+    const char* value = pam_getenv(pamh, kAuthInfoVariable);
+    if (!value)
+        return false;
+    const std::string_view info(value, ::strnlen(value, kMaxAuthInfoLength));
+    const std::string_view first_line = info.substr(0, info.find('\n'));
+    return first_line.size() > kPublicKeyMethod.size() && first_line.starts_with(kPublicKeyMethod);
+}
+
+// require_key: a login that did not start with a public key is refused before any prompt and
+// before the daemon counts anything. The name is not logged: nothing has checked it yet.
+int refuse_login_without_key(pam_handle_t* pamh, int flags)
+{
+    pam_syslog(
+        pamh, LOG_NOTICE,
+        "login refused: require_key is set and SSH_AUTH_INFO_0 names no public key as the first method; sshd needs ExposeAuthInfo yes and AuthenticationMethods publickey,keyboard-interactive");
+    tell_error(pamh, flags, kKeyRequiredMessage);
+    return PAM_AUTH_ERR;
+}
+
 int authenticate(pam_handle_t* pamh, int flags, int argc, const char** argv)
 {
     // A proof left by an earlier pass in this transaction must not outlive a failed retry.
@@ -445,6 +524,8 @@ int authenticate(pam_handle_t* pamh, int flags, int argc, const char** argv)
     const auto parsed = parse_options(pamh, argc, argv);
     if (!parsed)
         return PAM_SERVICE_ERR;
+    if (parsed->require_key && !first_method_was_a_key(pamh))
+        return refuse_login_without_key(pamh, flags);
 
     Caller caller;
     if (const int status = read_caller(pamh, caller); status != PAM_SUCCESS)
@@ -520,6 +601,104 @@ int open_session(pam_handle_t* pamh, int flags, int argc, const char** argv)
     return consult(login, Step::SessionQuery, auth_query(caller, false)).pam_code;
 }
 
+// --- password stage ---
+
+// The preliminary phase, on the `preauth` line: the daemon counts the attempt against the
+// password-change limit, or refuses it with a sentence saying how long to wait.
+int check_password_change_allowed(const Login& login)
+{
+    return consult(login, Step::PasswordCheck, password_change_check(login.caller)).pam_code;
+}
+
+// "1 other session", "2 other sessions": what the daemon reports, as a person would say it.
+std::string counted(std::uint64_t count, const char* one, const char* many)
+{
+    return std::to_string(count) + " " + (count == 1 ? one : many);
+}
+
+// Tells the user what the change set off, when the daemon said: a password change that throws
+// other people out of the account should not pass unnoticed.
+void tell_what_the_change_ended(const Login& login, const protocol::Message& reply)
+{
+    const auto sessions = reply.get_u64(protocol::Field::Count);
+    const auto devices = reply.get_u64(protocol::Field::DeviceCount);
+    if (!sessions || !devices)
+        return;
+    const std::string text = counted(*sessions, "other session", "other sessions") +
+                             " of this account ended; " +
+                             counted(*devices, "trusted device", "trusted devices") + " forgotten.";
+    tell_info(login.pamh, login.flags, text.c_str());
+}
+
+// The update phase, on the last line: pam_unix has changed the password, so the daemon must end
+// the other sessions and forget the devices. Nothing can undo the change any more; a failure is
+// told to the user (consult shows kPasswordNotToldMessage) and fails the change all the same, so
+// that passwd does not report a plain success.
+int report_password_changed(const Login& login)
+{
+    const auto judged =
+        consult(login, Step::PasswordChanged, password_changed(login.caller, ::getuid()));
+    if (judged.proceed && judged.reply)
+        tell_what_the_change_ended(login, *judged.reply);
+    return judged.pam_code;
+}
+
+// A failure of the last line in the update phase before the daemon could be asked: the
+// password is changed all the same, so the user is told, as after a failed exchange.
+int fail_after_change(pam_handle_t* pamh, int flags, const char* why)
+{
+    pam_syslog(
+        pamh, LOG_ERR,
+        "%s; the password was changed, but the other sessions were not ended and the trusted devices not forgotten",
+        why);
+    tell_error(pamh, flags, kPasswordNotToldMessage);
+    return PAM_AUTHTOK_ERR;
+}
+
+// Options the password stack cannot use.
+bool usable_in_password_stack(pam_handle_t* pamh, const Options& options)
+{
+    if (options.mode == Mode::Authfail || options.require_key) {
+        pam_syslog(pamh, LOG_ERR,
+                   "options authfail and require_key have no meaning in the password stack");
+        return false;
+    }
+    return true;
+}
+
+int change_password(pam_handle_t* pamh, int flags, int argc, const char** argv)
+{
+    const bool preliminary = (flags & PAM_PRELIM_CHECK) != 0;
+    const bool update = (flags & PAM_UPDATE_AUTHTOK) != 0;
+    if (preliminary == update) {
+        pam_syslog(pamh, LOG_ERR, "pam_chauthtok called with %s phase flag",
+                   preliminary ? "both the preliminary and the update" : "no");
+        return PAM_AUTHTOK_ERR;
+    }
+
+    // libpam runs the update phase only when every line passed the preliminary one, so a bad
+    // option stops the change there, before pam_unix changes anything.
+    const auto options = parse_options(pamh, argc, argv);
+    if (!options || !usable_in_password_stack(pamh, *options))
+        return PAM_AUTHTOK_ERR;
+    const bool first_line = options->mode == Mode::Preauth;
+    if (first_line != preliminary)
+        return PAM_IGNORE;
+
+    Caller caller;
+    if (const int status = read_caller(pamh, caller); status != PAM_SUCCESS) {
+        const std::string why =
+            std::string("cannot get the user name: ") + pam_strerror(pamh, status);
+        if (update)
+            return fail_after_change(pamh, flags, why.c_str());
+        pam_syslog(pamh, LOG_ERR, "%s", why.c_str());
+        return PAM_AUTHTOK_ERR;
+    }
+
+    const Login login{pamh, flags, *options, caller};
+    return preliminary ? check_password_change_allowed(login) : report_password_changed(login);
+}
+
 // --- the C boundary ---
 
 // Runs one entry point so that no exception escapes into the application's C code: an
@@ -580,10 +759,13 @@ PAM_EXTERN int pam_sm_close_session(pam_handle_t*, int, int, const char**)
     return PAM_IGNORE;
 }
 
-// The password stage does not exist yet; until it does, the module stays out of the way.
-PAM_EXTERN int pam_sm_chauthtok(pam_handle_t*, int, int, const char**)
+// Every failure here is PAM_AUTHTOK_ERR, a code pam_chauthtok documents; the rate limit is
+// PAM_TRY_AGAIN (answers.cpp).
+PAM_EXTERN int pam_sm_chauthtok(pam_handle_t* pamh, int flags, int argc, const char** argv)
 {
-    return PAM_IGNORE;
+    return fotostudio::pam::run_guarded(pamh, PAM_AUTHTOK_ERR, [&] {
+        return fotostudio::pam::change_password(pamh, flags, argc, argv);
+    });
 }
 
 }  // extern "C"

@@ -11,10 +11,12 @@
 // test can hold many transactions at their prompts and then answer all of them at once. --env
 // puts a variable into the PAM environment before the first stage, as the PAM environment of an
 // earlier process would (sshd's auth child hands it to the monitor; sshd itself sets
-// SSH_AUTH_INFO_0). --stage names the stages to run, joined by '+', from auth, account and
-// session (default auth); they run in that order, as sshd and login run them, each only when the
-// one before it succeeded. --silent passes PAM_SILENT to every stage. Output, one line each, on
-// stdout:
+// SSH_AUTH_INFO_0). --stage names the stages to run, joined by '+', from auth, account,
+// chauthtok and session (default auth); they run in that order, as sshd runs them for a login
+// whose password expired, each only when the one before it succeeded. chauthtok is
+// pam_chauthtok, a password change as passwd makes it: its prompts (the old password for anyone
+// but root, then the new one twice) are answered like any other. --silent passes PAM_SILENT to
+// every stage. Output, one line each, on stdout:
 //
 //   prompt: TEXT                      a prompt the modules asked
 //   info: TEXT / error: TEXT          a PAM_TEXT_INFO / PAM_ERROR_MSG the modules sent
@@ -24,6 +26,7 @@
 //   env after auth: VALUE             FOTOSTUDIO_AUTH after it ("(unset)" when absent)
 //   account result: PAM_XXX           what pam_acct_mgmt returned
 //   env after account: VALUE          FOTOSTUDIO_AUTH afterwards
+//   chauthtok result: PAM_XXX         what pam_chauthtok returned
 //   env before session: VALUE         FOTOSTUDIO_AUTH before pam_open_session
 //   session result: PAM_XXX           what pam_open_session returned
 //   env after session: VALUE          FOTOSTUDIO_AUTH afterwards
@@ -60,6 +63,7 @@ struct Arguments {
     int flags = 0;
     bool auth = true;
     bool account = false;
+    bool chauthtok = false;
     bool session = false;
 };
 
@@ -169,23 +173,24 @@ int converse(int count, const pam_message** messages, pam_response** out, void* 
     return PAM_SUCCESS;
 }
 
-// "auth", "account+session", "auth+account+session", ...: each name once, in any order.
+// "auth", "account+session", "chauthtok", ...: each name once, in any order.
 bool parse_stages(std::string_view stages, Arguments& arguments)
 {
-    arguments.auth = arguments.account = arguments.session = false;
+    arguments.auth = arguments.account = arguments.chauthtok = arguments.session = false;
     while (!stages.empty()) {
         const auto end = stages.find('+');
         const std::string_view name = stages.substr(0, end);
-        bool* chosen = name == "auth"      ? &arguments.auth
-                       : name == "account" ? &arguments.account
-                       : name == "session" ? &arguments.session
-                                           : nullptr;
+        bool* chosen = name == "auth"        ? &arguments.auth
+                       : name == "account"   ? &arguments.account
+                       : name == "chauthtok" ? &arguments.chauthtok
+                       : name == "session"   ? &arguments.session
+                                             : nullptr;
         if (!chosen || *chosen)
             return false;
         *chosen = true;
         stages = end == std::string_view::npos ? std::string_view() : stages.substr(end + 1);
     }
-    return arguments.auth || arguments.account || arguments.session;
+    return arguments.auth || arguments.account || arguments.chauthtok || arguments.session;
 }
 
 bool parse_arguments(int argc, char** argv, Arguments& arguments)
@@ -281,6 +286,10 @@ int run(const Arguments& arguments)
         status = pam_acct_mgmt(pamh, flags);
         std::printf("account result: %s\n", pam_code_name(status));
         print_nonce(pamh, "after account");
+    }
+    if (arguments.chauthtok && status == PAM_SUCCESS) {
+        status = pam_chauthtok(pamh, flags);
+        std::printf("chauthtok result: %s\n", pam_code_name(status));
     }
     if (arguments.session && status == PAM_SUCCESS) {
         print_nonce(pamh, "before session");

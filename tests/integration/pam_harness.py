@@ -4,6 +4,7 @@ keys as sshd reports them, and fake listeners for the failure cases the real dae
 Fixtures are in conftest.py."""
 import os
 import pwd
+import re
 import shutil
 import socket
 import subprocess
@@ -13,11 +14,16 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from support.paths import PAM_DRIVER, PAM_MODULE
+from support.paths import PAM_DRIVER, PAM_MODULE, TOP
 from support.protocol import decode
 
 FAKE_LISTENER = Path(__file__).resolve().parent / "fake_listener.py"
+SHIPPED_PAM_DIR = TOP / "etc" / "pam.d"
 SERVICE = "fotostudio-test"
+# Where the recommended sshd stack's logins come from, and its prompts.
+SOURCE = "198.51.100.7"
+PASSWORD_PROMPT = "Password: "
+CODE_PROMPT = "Verification code or recovery code: "
 
 
 @dataclass
@@ -31,6 +37,7 @@ class Transaction:
     auth: str = None
     setcred: str = None   # only after a successful auth
     account: str = None
+    chauthtok: str = None
     session: str = None
     env: dict = field(default_factory=dict)
     log: list = field(default_factory=list)  # syslog lines, when captured
@@ -52,6 +59,8 @@ class Transaction:
                 result.setcred = value
             elif key == "account result":
                 result.account = value
+            elif key == "chauthtok result":
+                result.chauthtok = value
             elif key == "session result":
                 result.session = value
             elif key.startswith("env "):
@@ -69,12 +78,21 @@ class Pam:
         (self.confdir / name).write_text("".join(line + "\n" for line in lines))
         return self
 
+    def shipped(self, shipped_name, socket_path, name=SERVICE, keep=lambda line: True):
+        """A PAM file we ship (etc/pam.d/shipped_name) as the service `name`, its module lines
+        pointed at the built module and at socket_path; keep(line) chooses the lines to use."""
+        self.service(*(_point_at_build(line, socket_path)
+                       for line in shipped_lines(shipped_name) if keep(line)), name=name)
+        return self
+
     def command(self, user, responses=(), stage="auth", null_response=False, env=(), rhost=None,
-                tty=None, service=SERVICE, as_user=None, stdin_responses=False, silent=False):
-        """The pam-driver command line; stage is e.g. "auth", "auth+account+session"; as_user
-        runs it as that account (runuser), as a screen locker or a setuid-less program of that
-        user would run PAM; silent passes PAM_SILENT."""
-        command = [str(PAM_DRIVER), "--confdir", str(self.confdir), "--service", service,
+                tty=None, service=SERVICE, as_user=None, stdin_responses=False, silent=False,
+                driver=PAM_DRIVER):
+        """The pam-driver command line; stage is e.g. "auth", "auth+account+session",
+        "chauthtok"; as_user runs it as that account (runuser), as a screen locker or a
+        setuid-less program of that user would run PAM; driver is another copy of pam-driver
+        (SetuidDriver, to run it as passwd runs); silent passes PAM_SILENT."""
+        command = [str(driver), "--confdir", str(self.confdir), "--service", service,
                    "--user", user, "--stage", stage]
         for response in responses:
             command += ["--response", response]
@@ -215,6 +233,20 @@ def make_ssh_key(folder, name="id_ed25519"):
                   fingerprint=listed.split()[1])
 
 
+def shipped_lines(shipped_name):
+    """The lines of etc/pam.d/shipped_name that PAM reads: no comments, no blank lines."""
+    lines = (SHIPPED_PAM_DIR / shipped_name).read_text().splitlines()
+    return [line for line in lines if line.strip() and not line.lstrip().startswith("#")]
+
+
+_MODULE_WORD = re.compile(r"(?<![\w/])pam_fotostudio\.so\b(.*)$")
+
+
+def _point_at_build(line, socket_path):
+    return _MODULE_WORD.sub(lambda found: f"{PAM_MODULE}{found.group(1)} socket={socket_path}",
+                            line)
+
+
 def module_line(kind, socket_path, *options, control="required", timeout=3000, mode=None):
     """One line for pam_fotostudio.so; mode (preauth, authfail) comes first, as documented."""
     words = [kind, control, str(PAM_MODULE)] + ([mode] if mode else [])
@@ -234,6 +266,58 @@ def recommended_auth_lines(socket_path):
             PAM_UNIX_LINE,
             module_line("auth", socket_path, control="[default=die]", mode="authfail"),
             module_line("auth", socket_path)]
+
+
+def login_stack(pam, daemon, service="sshd"):
+    """The recommended auth lines, plus the module's account and session lines behind the
+    standard ones (pam_permit stands in for common-account)."""
+    return pam.service(*recommended_auth_lines(daemon.socket),
+                       "account required pam_permit.so",
+                       module_line("account", daemon.socket),
+                       module_line("session", daemon.socket), name=service)
+
+
+def log_in(pam, user, *answers, key=None, rhost=SOURCE, service="sshd", **options):
+    """One transaction as sshd runs it: auth, account, session. answers go to the prompts in
+    order (the password, then the code when one is asked)."""
+    return pam.run(user.name, [user.password, *answers] if answers else [user.password],
+                   stage="auth+account+session", env=[key.auth_info] if key else [],
+                   rhost=rhost, service=service, **options)
+
+
+def assert_logged_in(result, prompts):
+    assert result.auth == "PAM_SUCCESS", result.stdout
+    assert result.prompts == prompts, result.stdout
+    assert result.errors == [], result.stdout
+    assert result.env["after auth"], "no proof for the later stages: " + result.stdout
+    assert result.account == "PAM_SUCCESS", result.stdout
+    assert result.session == "PAM_SUCCESS", result.stdout
+    assert result.env["after session"] is None, result.stdout
+
+
+def shadow_hash(name):
+    """The user's password hash in /etc/shadow."""
+    entry = subprocess.run(["getent", "shadow", name], check=True, capture_output=True,
+                           text=True).stdout
+    return entry.split(":")[1]
+
+
+class SetuidDriver:
+    """A copy of pam-driver that runs setuid root, as passwd does: its real uid is whoever
+    started it, its effective uid root, so pam_unix asks for the old password and can write
+    /etc/shadow. It lies in a folder that only `account` (and root) may enter, so that no other
+    account on the machine can use a setuid program that reads any PAM file it is given."""
+
+    def __init__(self, account):
+        self.dir = Path(tempfile.mkdtemp(prefix="fsauth-setuid-"))
+        os.chown(self.dir, 0, _primary_gid(account))
+        os.chmod(self.dir, 0o750)
+        self.path = self.dir / "pam-driver"
+        shutil.copyfile(PAM_DRIVER, self.path)
+        os.chmod(self.path, 0o4755)
+
+    def remove(self):
+        shutil.rmtree(self.dir, ignore_errors=True)
 
 
 class FakeListener:

@@ -21,6 +21,8 @@ from support.paths import PAM_MODULE
     pytest.param("preauth authfail", id="two-modes"),
     pytest.param("preauth preauth", id="mode-twice"),
     pytest.param("pre-auth", id="mode-misspelt"),
+    pytest.param("require_key", id="require-key-without-preauth"),
+    pytest.param("authfail require_key", id="require-key-with-authfail"),
 ])
 def test_bad_option_fails_closed_in_every_stage(pam, daemon, user, options):
     pam.service(
@@ -29,15 +31,19 @@ def test_bad_option_fails_closed_in_every_stage(pam, daemon, user, options):
         "account required pam_permit.so",
         f"account required {PAM_MODULE} socket={daemon.socket} {options}",
         "session required pam_permit.so",
-        f"session required {PAM_MODULE} socket={daemon.socket} {options}")
+        f"session required {PAM_MODULE} socket={daemon.socket} {options}",
+        "password required pam_permit.so",
+        f"password required {PAM_MODULE} socket={daemon.socket} {options}")
 
     auth = pam.run(user.name, stage="auth")
     account = pam.run(user.name, stage="account")
     session = pam.run(user.name, stage="session", env=["FOTOSTUDIO_AUTH=" + "0" * 32])
+    password = pam.run(user.name, stage="chauthtok")
 
     assert auth.auth == "PAM_SERVICE_ERR", auth.stdout
     assert account.account == "PAM_PERM_DENIED", account.stdout
     assert session.session == "PAM_SESSION_ERR", session.stdout
+    assert password.chauthtok == "PAM_AUTHTOK_ERR", password.stdout
     # Even a module that cannot work removes the nonce, so that no shell ever sees it.
     assert session.env["after session"] is None
 

@@ -11,44 +11,15 @@ import time
 import pytest
 
 from daemon_admin import devices, forget_devices
-from pam_harness import make_ssh_key, module_line, recommended_auth_lines
+from pam_harness import (CODE_PROMPT, PASSWORD_PROMPT, SOURCE, assert_logged_in, log_in,
+                         login_stack, make_ssh_key, module_line)
 from support.enrolment import enrol, set_mode, status, unused_code
 from support.protocol import Field, Status
 
-SOURCE = "198.51.100.7"
-PASSWORD_PROMPT = "Password: "
-CODE_PROMPT = "Verification code or recovery code: "
 WRONG = "Wrong password or verification code."
 ASKED = [PASSWORD_PROMPT, CODE_PROMPT]
 NOT_ASKED = [PASSWORD_PROMPT]
 DAY = 86400
-
-
-def login_stack(pam, daemon, service="sshd"):
-    """The recommended auth lines, plus the module's account and session lines behind the
-    standard ones (pam_permit stands in for common-account)."""
-    return pam.service(*recommended_auth_lines(daemon.socket),
-                       "account required pam_permit.so",
-                       module_line("account", daemon.socket),
-                       module_line("session", daemon.socket), name=service)
-
-
-def log_in(pam, user, *answers, key=None, rhost=SOURCE, service="sshd", **options):
-    """One transaction as sshd runs it: auth, account, session. answers go to the prompts in
-    order (the password, then the code when one is asked)."""
-    return pam.run(user.name, [user.password, *answers] if answers else [user.password],
-                   stage="auth+account+session", env=[key.auth_info] if key else [],
-                   rhost=rhost, service=service, **options)
-
-
-def assert_logged_in(result, prompts):
-    assert result.auth == "PAM_SUCCESS", result.stdout
-    assert result.prompts == prompts, result.stdout
-    assert result.errors == [], result.stdout
-    assert result.env["after auth"], "no proof for the later stages: " + result.stdout
-    assert result.account == "PAM_SUCCESS", result.stdout
-    assert result.session == "PAM_SUCCESS", result.stdout
-    assert result.env["after session"] is None, result.stdout
 
 
 @pytest.fixture
@@ -181,7 +152,8 @@ def test_beyond_the_configured_number_of_devices_the_least_recently_used_one_is_
 
 def test_after_root_forgets_all_devices_of_the_user_the_key_is_asked_for_the_code_again(
         sshd, daemon, user, new_device_user, tmp_path):
-    # Root's ForgetDevice without an id stands in for a password change, which forgets them all.
+    # Root's ForgetDevice without an id (fotoauthctl devices forget --all --user NAME); a
+    # password change does the same (test_pam_password_stage.py).
     key = make_ssh_key(tmp_path)
     assert_logged_in(log_in(sshd, user, new_device_user.next_code(), key=key), ASKED)
 
