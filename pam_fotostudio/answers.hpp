@@ -50,7 +50,7 @@ inline constexpr const char* kWrongCodeMessage = "Wrong password or verification
 // Shown when the password changed but the daemon could not be told, so the user knows that the
 // other sessions are still running.
 inline constexpr const char* kPasswordNotToldMessage =
-    "The password was changed, but fotoauthd could not be told: other sessions were not ended. They will be at the next login.";
+    "The password was changed, but fotoauthd could not be told: other sessions were not ended. Log out of them, or ask an administrator to.";
 
 // The verdict for the daemon's answer (nothing when no usable answer came) at this step.
 Verdict judge(Step step, std::optional<protocol::ReplyStatus> status) noexcept;

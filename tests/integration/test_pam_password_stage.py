@@ -28,7 +28,7 @@ SHIPPED = "common-password-fotostudio"
 CURRENT_PROMPT = "Current password: "
 NEW_PROMPTS = ["New password: ", "Retype new password: "]
 NOT_TOLD = ("The password was changed, but fotoauthd could not be told: other sessions were not "
-            "ended. They will be at the next login.")
+            "ended. Log out of them, or ask an administrator to.")
 # The default limit: 10 password changes per user in 600 s.
 CHANGES_ALLOWED = 10
 
