@@ -8,6 +8,11 @@ through a symlink $scratch/sshd-fsmfa-<random> -> /usr/sbin/sshd and reads
 it records the pid of the test process that wrote it, so that a later run can remove it when that
 process died without cleaning up, while the file of a test run that is still going on is left
 alone.
+
+Programs that a session starts read their own PAM services: `passwd` reads /etc/pam.d/passwd,
+which the tests must not change. Given namespace_services, sshd runs in a mount namespace of its
+own in which each named file of /etc/pam.d is covered by a bind mount of a file in the scratch
+folder; sshd and every session it starts see that file, the rest of the machine the real one.
 """
 import ctypes
 import os
@@ -32,8 +37,13 @@ PRIVSEP_DIR = Path("/run/sshd")
 START_TIMEOUT = 15.0
 STOP_TIMEOUT = 10.0
 PORT_ATTEMPTS = 5
-RECOMMENDED_SSHD_FILE = TOP / "etc" / "pam.d" / "sshd-fotostudio"
+SHIPPED_PAM_DIR = TOP / "etc" / "pam.d"
+RECOMMENDED_SSHD_FILE = SHIPPED_PAM_DIR / "sshd-fotostudio"
+KEYS_SSHD_FILE = SHIPPED_PAM_DIR / "sshd-fotostudio-keys"
+COMMON_PASSWORD_FILE = SHIPPED_PAM_DIR / "common-password-fotostudio"
 MODULE_NAME = re.compile(r"\bpam_fotostudio\.so\b(.*)$")
+INCLUDE_COMMON_PASSWORD = re.compile(r"^\s*@include\s+common-password\s*$")
+UNSHARE = "/usr/bin/unshare"
 
 
 def check_arguments(module, socket_path):
@@ -61,8 +71,8 @@ def fotostudio_stack(module, socket_path):
         "session  required                    pam_unix.so\n")
 
 
-def recommended_sshd_stack(module, socket_path):
-    """The shipped etc/pam.d/sshd-fotostudio, the module named by its build path and socket."""
+def shipped_stack(path, module, socket_path):
+    """A PAM file we ship, the module named by its build path and given the test daemon's socket."""
     check_arguments(module, socket_path)
 
     def point_at_build(line):
@@ -71,8 +81,53 @@ def recommended_sshd_stack(module, socket_path):
         return MODULE_NAME.sub(lambda found: f"{module}{found.group(1)} socket={socket_path}",
                                line)
 
-    lines = RECOMMENDED_SSHD_FILE.read_text().splitlines()
+    lines = path.read_text().splitlines()
     return "".join(point_at_build(line) + "\n" for line in lines)
+
+
+def recommended_sshd_stack(module, socket_path):
+    """The shipped etc/pam.d/sshd-fotostudio, the module named by its build path and socket."""
+    return shipped_stack(RECOMMENDED_SSHD_FILE, module, socket_path)
+
+
+def keys_sshd_stack(module, socket_path):
+    """The shipped etc/pam.d/sshd-fotostudio-keys (a public key, then the code)."""
+    return shipped_stack(KEYS_SSHD_FILE, module, socket_path)
+
+
+def password_stack(module, socket_path):
+    """The shipped etc/pam.d/common-password-fotostudio: what /etc/pam.d/passwd includes."""
+    return shipped_stack(COMMON_PASSWORD_FILE, module, socket_path)
+
+
+def with_password_stack(stack, module, socket_path):
+    """stack with its `@include common-password` replaced by common-password-fotostudio."""
+    lines = stack.splitlines(keepends=True)
+    includes = [i for i, line in enumerate(lines) if INCLUDE_COMMON_PASSWORD.match(line)]
+    if len(includes) != 1:
+        raise ValueError(f"expected one `@include common-password`, found {len(includes)}")
+    at = includes[0]
+    return "".join(lines[:at]) + password_stack(module, socket_path) + "".join(lines[at + 1:])
+
+
+def new_service_name():
+    """The PAM service of a PrivateSshd; known before it starts, for the daemon's config."""
+    return SERVICE_PREFIX + secrets.token_hex(4)
+
+
+def in_private_pam_files(covers, command):
+    """command, run in a mount namespace of its own where each /etc/pam.d/NAME of covers (a
+    dict NAME -> file) shows that file. The bind mounts vanish with the last process in it."""
+    script = "set -e\n"
+    arguments = []
+    for number, (name, source) in enumerate(sorted(covers.items())):
+        if "/" in name or not (PAM_DIR / name).exists():
+            raise ValueError(f"no such PAM service to cover: {name}")
+        script += f'mount --bind "${number + 1}" "{PAM_DIR / name}"\n'
+        arguments.append(str(source))
+    script += f'shift {len(arguments)}\nexec "$@"\n'
+    return [UNSHARE, "--mount", "--propagation", "private", "--", "/bin/sh", "-c", script,
+            "private-pam", *arguments, *command]
 
 
 def remove_stale_services():
@@ -129,14 +184,23 @@ def die_with_parent():
 
 
 class PrivateSshd:
-    """Use as a context manager, or call start() and close() (close() is safe to call twice)."""
+    """Use as a context manager, or call start() and close() (close() is safe to call twice).
 
-    def __init__(self, pam_stack, allow_users="fst*", listen_addresses=("127.0.0.1",)):
+    methods is sshd's AuthenticationMethods; when it names publickey, sshd reads the users'
+    ~/.ssh/authorized_keys and puts the key that logged in into PAM's SSH_AUTH_INFO_0
+    (ExposeAuthInfo). namespace_services maps a PAM service name (such as "passwd") to the text
+    its file has for sshd and its sessions (see the module's docstring).
+    """
+
+    def __init__(self, pam_stack, allow_users="fst*", listen_addresses=("127.0.0.1",),
+                 methods="keyboard-interactive", service=None, namespace_services=None):
         self.pam_stack = pam_stack
         self.allow_users = allow_users
         self.listen_addresses = tuple(listen_addresses)
+        self.methods = methods
+        self.namespace_services = dict(namespace_services or {})
         self.scratch = None
-        self.service = None
+        self.service = service or new_service_name()
         self.pam_file = None
         self.port = None
         self.process = None
@@ -175,7 +239,10 @@ class PrivateSshd:
         if self.scratch is None:
             return "(sshd scratch folder already removed)"
         log_path = self.scratch / "sshd.log"
-        return log_path.read_text(errors="replace") if log_path.exists() else "(no sshd.log)"
+        log = log_path.read_text(errors="replace") if log_path.exists() else "(no sshd.log)"
+        launch_path = self.scratch / "launch.log"
+        launch = launch_path.read_text(errors="replace") if launch_path.exists() else ""
+        return log + (f"--- sshd's own output ---\n{launch}" if launch.strip() else "")
 
     def __enter__(self):
         return self.start()
@@ -193,12 +260,16 @@ class PrivateSshd:
                         "-f", str(self.scratch / "host_ed25519_key")],
                        check=True, stdin=subprocess.DEVNULL)
 
-        self.service = SERVICE_PREFIX + secrets.token_hex(4)
-        self.pam_file = PAM_DIR / self.service
-        self.pam_file.write_text(
-            "# A PAM service of the fotostudio-auth end-to-end tests, removed when they end.\n"
-            f"{OWNER_MARK}{os.getpid()}\n" + self.pam_stack)
+        pam_file = PAM_DIR / self.service
+        # Exclusive creation: a file that is there already belongs to someone else.
+        with open(pam_file, "x") as created:
+            self.pam_file = pam_file
+            created.write(
+                "# A PAM service of the fotostudio-auth end-to-end tests, removed when they end.\n"
+                f"{OWNER_MARK}{os.getpid()}\n" + self.pam_stack)
         (self.scratch / self.service).symlink_to(SSHD)
+        for name, text in self.namespace_services.items():
+            (self.scratch / f"pam-{name}").write_text(text)
 
         PRIVSEP_DIR.mkdir(mode=0o755, parents=True, exist_ok=True)
 
@@ -213,6 +284,12 @@ class PrivateSshd:
 
     def _write_config(self):
         listen = "".join(f"ListenAddress {address}\n" for address in self.listen_addresses)
+        if "publickey" in self.methods:
+            keys = ("PubkeyAuthentication yes\n"
+                    "AuthorizedKeysFile .ssh/authorized_keys\n"
+                    "ExposeAuthInfo yes\n")
+        else:
+            keys = "PubkeyAuthentication no\nAuthorizedKeysFile none\n"
         (self.scratch / "sshd_config").write_text(
             f"Port {self.port}\n"
             f"{listen}"
@@ -222,10 +299,9 @@ class PrivateSshd:
             "UsePAM yes\n"
             "KbdInteractiveAuthentication yes\n"
             "PasswordAuthentication no\n"
-            "PubkeyAuthentication no\n"
+            f"{keys}"
             "HostbasedAuthentication no\n"
-            "AuthenticationMethods keyboard-interactive\n"
-            "AuthorizedKeysFile none\n"
+            f"AuthenticationMethods {self.methods}\n"
             "PermitRootLogin no\n"
             f"AllowUsers {self.allow_users}\n"
             "PermitUserEnvironment no\n"
@@ -243,11 +319,16 @@ class PrivateSshd:
         """Starts sshd in the foreground; False when the port turned out to be taken."""
         log_path = self.scratch / "sshd.log"
         log_path.write_text("")
-        self.process = subprocess.Popen(
-            [str(self.scratch / self.service), "-D", "-f", str(self.scratch / "sshd_config"),
-             "-E", str(log_path)],
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
-            preexec_fn=die_with_parent)
+        command = [str(self.scratch / self.service), "-D", "-f",
+                   str(self.scratch / "sshd_config"), "-E", str(log_path)]
+        if self.namespace_services:
+            command = in_private_pam_files(
+                {name: self.scratch / f"pam-{name}" for name in self.namespace_services}, command)
+        # What sshd or the mount namespace's set-up says before sshd's own log opens.
+        with open(self.scratch / "launch.log", "ab") as launch_log:
+            self.process = subprocess.Popen(
+                command, stdin=subprocess.DEVNULL, stdout=launch_log, stderr=subprocess.STDOUT,
+                preexec_fn=die_with_parent)
 
         listening = [f"Server listening on {address} port {self.port}"
                      for address in self.listen_addresses]
@@ -262,7 +343,7 @@ class PrivateSshd:
                 return False
             if self.process.poll() is not None:
                 self.process = None
-                raise RuntimeError(f"sshd exited at start:\n{log}")
+                raise RuntimeError(f"sshd exited at start:\n{self.log()}")
             time.sleep(0.05)
         self.stop()
         raise RuntimeError(f"sshd did not listen within {START_TIMEOUT} s:\n{self.log()}")

@@ -6,7 +6,10 @@ assertion messages. It logs at level INFO: at ERROR, ssh would hide the messages
 show without a prompt (sshd sends them as the instruction of a keyboard-interactive request).
 
 A client normally connects from 127.0.0.1; given a ClientHost (client_hosts.py), it runs inside
-that host's network namespace and connects from its address.
+that host's network namespace and connects from its address. Given an identity (a private key
+file, client_keys.py), it offers that key and no other (no agent, no default key files) before
+keyboard-interactive, as a person with `AuthenticationMethods publickey,keyboard-interactive`
+on the server does.
 """
 import io
 import os
@@ -61,13 +64,28 @@ class Login:
                 f"--- ssh transcript ---\n{self.transcript}")
 
 
-def ssh_arguments(host, port, user, bind_address=None):
+def key_options(identity):
+    if identity is None:
+        return ["-o", "PreferredAuthentications=keyboard-interactive",
+                "-o", "PubkeyAuthentication=no"]
+    return ["-o", "PreferredAuthentications=publickey,keyboard-interactive",
+            "-o", "PubkeyAuthentication=yes",
+            "-o", "IdentitiesOnly=yes",
+            "-o", "IdentityAgent=none",
+            "-i", str(identity)]
+
+
+def ssh_arguments(host, port, user, bind_address=None, identity=None,
+                  remote_command=REMOTE_COMMAND, terminal=False):
+    """remote_command None asks for a login shell; terminal=True forces a remote terminal."""
     bind = ["-o", f"BindAddress={bind_address}"] if bind_address else []
+    command = [] if remote_command is None else [remote_command]
     return [
         "-F", "none",
         *bind,
-        "-o", "PreferredAuthentications=keyboard-interactive",
-        "-o", "PubkeyAuthentication=no",
+        *key_options(identity),
+        "-o", "PasswordAuthentication=no",
+        *(["-tt"] if terminal else ["-T"]),
         "-o", "StrictHostKeyChecking=no",
         "-o", "UserKnownHostsFile=/dev/null",
         "-o", "NumberOfPasswordPrompts=1",
@@ -75,7 +93,7 @@ def ssh_arguments(host, port, user, bind_address=None):
         "-o", "LogLevel=INFO",
         "-p", str(port),
         f"{user}@{host}",
-        REMOTE_COMMAND,
+        *command,
     ]
 
 
@@ -84,13 +102,21 @@ def client_environment():
             "LANG": "C.UTF-8", "TERM": "dumb"}
 
 
-def ssh_command(host, port, user, client=None):
+def ssh_command(host, port, user, client=None, **options):
+    """options: those of ssh_arguments (identity, remote_command, terminal)."""
     if client is None:
-        return [SSH, *ssh_arguments(host, port, user)]
-    return client.command(SSH, ssh_arguments(host, port, user, bind_address=client.address))
+        return [SSH, *ssh_arguments(host, port, user, **options)]
+    return client.command(SSH, ssh_arguments(host, port, user, bind_address=client.address,
+                                             **options))
 
 
-def ssh_login(host, port, user, password, code=None, client=None):
+def spawn_ssh(command):
+    program, *arguments = command
+    return pexpect.spawn(program, arguments, env=client_environment(),
+                         encoding="utf-8", codec_errors="replace", timeout=PROMPT_TIMEOUT)
+
+
+def ssh_login(host, port, user, password, code=None, client=None, identity=None):
     """Logs in as user; answers the password prompt, and the code prompt when it comes.
 
     When a code prompt comes although code is None, it is answered with an empty line, and the
@@ -98,9 +124,7 @@ def ssh_login(host, port, user, password, code=None, client=None):
     """
     login = Login(user=user, source=client.address if client else "127.0.0.1")
     transcript = io.StringIO()
-    program, *arguments = ssh_command(host, port, user, client)
-    child = pexpect.spawn(program, arguments, env=client_environment(),
-                          encoding="utf-8", codec_errors="replace", timeout=PROMPT_TIMEOUT)
+    child = spawn_ssh(ssh_command(host, port, user, client, identity=identity))
     child.logfile_read = transcript
     try:
         answer_prompts(child, login, password, code)
@@ -114,11 +138,15 @@ def ssh_login(host, port, user, password, code=None, client=None):
     return login
 
 
-def answer_prompts(child, login, password, code):
+def answer_prompts(child, login, password, code, until=pexpect.EOF):
+    """Answers prompts until `until` (a pattern) or the end; True when `until` came."""
+    patterns = [PASSWORD_PROMPT, CODE_PROMPT, until, pexpect.EOF]
     while True:
-        seen = child.expect([PASSWORD_PROMPT, CODE_PROMPT, pexpect.EOF])
+        seen = child.expect(patterns)
         if seen == 2:
-            return
+            return True
+        if seen == 3:
+            return False
         if seen == 0:
             login.prompts.append("password")
             if login.prompts.count("password") > 1:
