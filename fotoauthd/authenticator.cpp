@@ -30,6 +30,7 @@ constexpr std::size_t kSecretBytes = 20;       // 160 bits, as RFC 4226 recommen
 constexpr std::size_t kNonceBytes = 16;
 constexpr std::size_t kMaxCodeLength = 128;    // nothing legitimate typed at the prompt is longer
 constexpr std::size_t kMaxPendingProofs = 4096;
+constexpr std::size_t kHistoryLength = 50;
 
 std::string host_name()
 {
@@ -164,6 +165,7 @@ Message Authenticator::dispatch(const Caller& caller, const Message& request)
     case MessageType::SetMode: return set_mode(caller, *target, request);
     case MessageType::PasswordChangeCheck: return password_change_check(*target);
     case MessageType::PasswordChanged: return password_changed(caller, *target, request);
+    case MessageType::History: return history(*target);
     default: break;
     }
     return make_reply(ReplyStatus::BadRequest, "not a request");
@@ -268,6 +270,7 @@ Message Authenticator::account_check(const Target& target, const Message& reques
         found->second.expires_at > clock_.now())
         return make_reply(ReplyStatus::Ok);
 
+    remember(*account, "login-refused", request, "no verification code in this login");
     log::info("Login refused: no verification code in this login",
               {user_field(target.account),
                {"SERVICE", log::printable(request.get(Field::Service).value_or(""))}});
@@ -307,6 +310,8 @@ Message Authenticator::forget_device(const Target& target, const Message& reques
     }
     const std::size_t forgotten = account ? store_.forget_devices(*account, id) : 0;
     if (forgotten > 0)
+        remember(*account, "devices-forgotten", request, std::to_string(forgotten) + " forgotten");
+    if (forgotten > 0)
         log::audit("device-revoked", id ? "Trusted device forgotten" : "Every trusted device forgotten",
                    {user_field(target.account), {"COUNT", std::to_string(forgotten)}});
     Message reply = make_reply(ReplyStatus::Ok);
@@ -342,11 +347,50 @@ Message Authenticator::set_mode(const Caller& caller, const Target& target,
     store_.set_mode(*account, *mode);
     const std::size_t forgotten =
         *mode == VerificationMode::Always ? store_.forget_devices(*account, std::nullopt) : 0;
+    remember(*account, "mode-changed", request, std::string("now ") + to_string(*mode));
     log::audit("mode-changed", "Verification mode changed",
                {user_field(target.account), {"MODE", to_string(*mode)},
                 {"DEVICES_FORGOTTEN", std::to_string(forgotten)}});
     Message reply = make_reply(ReplyStatus::Ok);
     reply.set_u64(Field::Count, forgotten);
+    return reply;
+}
+
+void Authenticator::remember(std::int64_t account, const char* event, const Message& request,
+                             std::string detail)
+{
+    HistoryEntry entry;
+    entry.at = clock_.now();
+    entry.event = event;
+    entry.service = log::printable(request.get(Field::Service).value_or(""), 32);
+    entry.source = log::printable(request.get(Field::RemoteHost).value_or(""), 64);
+    entry.detail = log::printable(detail, 120);
+    store_.record_history(account, entry, kHistoryLength);
+}
+
+Message Authenticator::history(const Target& target)
+{
+    const auto account = account_of(target, false);
+    std::string entries;
+    bool cut = false;
+    if (account) {
+        for (const auto& entry : store_.history(*account)) {
+            std::string line = std::to_string(entry.at) + "\t" + entry.event + "\t" +
+                               entry.service + "\t" + entry.source + "\t" + entry.detail + "\n";
+            // Newest first, as many as one message holds.
+            if (entries.size() + line.size() > fotostudio::protocol::kMaxMessageSize - 64) {
+                cut = true;
+                break;
+            }
+            entries += line;
+        }
+    }
+    if (cut)
+        entries += "truncated";
+    else if (!entries.empty())
+        entries.pop_back();
+    Message reply = make_reply(ReplyStatus::Ok);
+    reply.set(Field::Entries, entries);
     return reply;
 }
 
@@ -389,6 +433,14 @@ Authenticator::ChangeOutcome Authenticator::after_password_change(const Target& 
     }
     outcome.sessions = sessions_.end_sessions(
         EndSessionsRequest{target.account.uid, caller_pid, keep_callers_session});
+    if (account) {
+        const std::string who = std::string(reason) == "outside-pam"
+                                    ? std::string("outside PAM")
+                                    : "by uid " + std::to_string(changed_by);
+        remember(*account, "password-changed", Message(MessageType::PasswordChanged),
+                 who + "; " + std::to_string(outcome.sessions) + " sessions ended, " +
+                     std::to_string(outcome.devices) + " devices forgotten");
+    }
     log::audit("password-changed", "Password changed: other sessions ended, devices forgotten",
                {user_field(target.account), {"CHANGED_BY_UID", std::to_string(changed_by)},
                 {"SESSIONS_ENDED", std::to_string(outcome.sessions)},
@@ -486,6 +538,7 @@ Message Authenticator::auth_query(const Caller& caller, const Target& target,
     if (request.get_u8(Field::PasswordFailed).value_or(0) != 1) {
         store_.touch_device(trusted->id, clock_.now());
         reply.set(Field::Nonce, issue_proof(*account));
+        remember(*account, "login", request, "trusted device " + trusted->label);
         log::info("Code not asked: trusted device",
                   {user_field(target.account), {"DEVICE", trusted->label},
                    {"SERVICE", log::printable(request.get(Field::Service).value_or(""))}});
@@ -578,6 +631,7 @@ Message Authenticator::auth_verify(const Caller& caller, const Target& target,
     if (password_failed) {
         if (code->size() > kMaxCodeLength || !code_is_right(*account, *enrolment, *code))
             guard_.record_wrong_code(attempt);
+        remember(*account, "login-refused", request, "wrong password");
         log::info("Login refused after a failed password",
                   {user_field(target.account), {"SERVICE", service}, {"RHOST", rhost},
                    {"RESULT", "rejected"}});
@@ -597,12 +651,16 @@ Message Authenticator::auth_verify(const Caller& caller, const Target& target,
 
     if (!passed) {
         guard_.record_wrong_code(attempt);
+        remember(*account, "login-refused", request,
+                 guard_.current_lock(attempt) ? "wrong code; account locked" : "wrong code");
         log::info("Verification code refused",
                   {user_field(target.account), {"SERVICE", service}, {"RHOST", rhost},
                    {"RESULT", "rejected"}});
         return make_reply(ReplyStatus::Rejected, "wrong or already used code");
     }
 
+    remember(*account, "login", request,
+             totp::is_code_shape(*code) ? "verification code" : "recovery code");
     log::info("Verification code accepted",
               {user_field(target.account), {"SERVICE", service}, {"RHOST", rhost},
                {"RESULT", "accepted"}});
@@ -762,6 +820,7 @@ Message Authenticator::enrol_confirm(const Target& target, const Message& reques
         explicit_bzero(code_text.data(), code_text.size());
 
     store_.set_shadow_digest(*account, shadow_digest_of(target.account.name));
+    remember(*account, "mfa-enabled", request, std::string("mode ") + to_string(pending->mode));
     log::audit("mfa-enabled", "MFA enabled",
                {user_field(target.account), {"MODE", to_string(pending->mode)}});
     return reply;

@@ -92,6 +92,10 @@ private:
     Message forget_device(const Target& target, const Message& request);
     Message set_mode(const Caller& caller, const Target& target, const Message& request);
     Message password_change_check(const Target& target);
+    Message history(const Target& target);
+    // Adds an entry to the account's history (the newest kHistoryLength are kept).
+    void remember(std::int64_t account, const char* event, const Message& request,
+                  std::string detail);
     Message password_changed(const Caller& caller, const Target& target, const Message& request);
     struct ChangeOutcome {
         std::size_t sessions = 0;

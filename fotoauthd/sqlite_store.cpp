@@ -79,6 +79,19 @@ constexpr const char* kMigrations[] = {
     R"sql(
     ALTER TABLE accounts ADD COLUMN shadow_digest TEXT NOT NULL DEFAULT '';
     )sql",
+    // 4 -> 5: each account's recent logins and security events.
+    R"sql(
+    CREATE TABLE history (
+        id         INTEGER PRIMARY KEY,
+        account_id INTEGER NOT NULL REFERENCES accounts(id),
+        at         INTEGER NOT NULL,
+        event      TEXT    NOT NULL,
+        service    TEXT    NOT NULL,
+        source     TEXT    NOT NULL,
+        detail     TEXT    NOT NULL
+    );
+    CREATE INDEX history_by_account ON history(account_id, id);
+    )sql",
 };
 
 constexpr int kSchemaVersion = static_cast<int>(std::size(kMigrations));
@@ -605,6 +618,40 @@ void SqliteStore::set_shadow_digest(std::int64_t account, const std::string& dig
         .bind(1, digest)
         .bind(2, account)
         .run();
+}
+
+void SqliteStore::record_history(std::int64_t account, const HistoryEntry& entry,
+                                 std::size_t keep)
+{
+    Transaction transaction(*this);
+    prepare("INSERT INTO history (account_id, at, event, service, source, detail) "
+            "VALUES (?, ?, ?, ?, ?, ?)")
+        .bind(1, account)
+        .bind(2, entry.at)
+        .bind(3, entry.event)
+        .bind(4, entry.service)
+        .bind(5, entry.source)
+        .bind(6, entry.detail)
+        .run();
+    prepare("DELETE FROM history WHERE account_id = ? AND id NOT IN "
+            "(SELECT id FROM history WHERE account_id = ? ORDER BY id DESC LIMIT ?)")
+        .bind(1, account)
+        .bind(2, account)
+        .bind(3, static_cast<std::int64_t>(keep))
+        .run();
+    transaction.commit();
+}
+
+std::vector<HistoryEntry> SqliteStore::history(std::int64_t account)
+{
+    auto statement = prepare("SELECT at, event, service, source, detail FROM history "
+                             "WHERE account_id = ? ORDER BY id DESC");
+    statement.bind(1, account);
+    std::vector<HistoryEntry> out;
+    while (statement.step())
+        out.push_back({statement.integer(0), statement.text(1), statement.text(2),
+                       statement.text(3), statement.text(4)});
+    return out;
 }
 
 }  // namespace fotoauthd

@@ -44,6 +44,9 @@ public:
     void delete_lock(std::int64_t account, const std::string& channel) override;
     std::vector<StoredLock> locks(std::int64_t now) override;
     void set_mode(std::int64_t account, VerificationMode mode) override;
+    void record_history(std::int64_t account, const HistoryEntry& entry,
+                        std::size_t keep) override;
+    std::vector<HistoryEntry> history(std::int64_t account) override;
     std::string shadow_digest(std::int64_t account) override;
     void set_shadow_digest(std::int64_t account, const std::string& digest) override;
     std::optional<StoredDevice> trusted_device(std::int64_t account, const std::string& device,

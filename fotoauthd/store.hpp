@@ -79,6 +79,15 @@ struct StoredDevice {
     std::int64_t expires_at = 0;
 };
 
+// One entry of an account's history: logins and security events (docs/history.md).
+struct HistoryEntry {
+    std::int64_t at = 0;
+    std::string event;    // "login", "login-refused", "password-changed", ...
+    std::string service;
+    std::string source;   // the remote host, empty for local logins
+    std::string detail;   // a few words: how the login passed, what changed
+};
+
 class Store {
 public:
     virtual ~Store() = default;
@@ -124,6 +133,12 @@ public:
     virtual std::vector<StoredLock> locks(std::int64_t now) = 0;
 
     virtual void set_mode(std::int64_t account, VerificationMode mode) = 0;
+
+    // Appends to the account's history and keeps only its newest `keep` entries.
+    virtual void record_history(std::int64_t account, const HistoryEntry& entry,
+                                std::size_t keep) = 0;
+    // The newest entries first.
+    virtual std::vector<HistoryEntry> history(std::int64_t account) = 0;
 
     // The keyed digest of the account's shadow hash last seen (empty when never seen).
     virtual std::string shadow_digest(std::int64_t account) = 0;

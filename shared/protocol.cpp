@@ -29,6 +29,7 @@ bool is_known_type(std::uint8_t value) noexcept
     case MessageType::SetMode:
     case MessageType::PasswordChangeCheck:
     case MessageType::PasswordChanged:
+    case MessageType::History:
     case MessageType::Reply:
         return true;
     }

@@ -49,6 +49,7 @@ enum class MessageType : std::uint8_t {
     SetMode = 14,      // change the verification mode           user, mode, code
     PasswordChangeCheck = 15,  // may this password change go on?  user, service?
     PasswordChanged = 16,      // the password module changed it   user, service?, caller uid
+    History = 17,      // the user's recent security events       user
     // The only answer
     Reply = 64,
 };
