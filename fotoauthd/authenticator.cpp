@@ -21,14 +21,14 @@ using fotostudio::protocol::Field;
 using fotostudio::protocol::make_reply;
 using fotostudio::protocol::Message;
 using fotostudio::protocol::MessageType;
-using fotostudio::protocol::ReplyStatus;
 using fotostudio::protocol::reply_status;
+using fotostudio::protocol::ReplyStatus;
 
 namespace {
 
-constexpr std::size_t kSecretBytes = 20;       // 160 bits, as RFC 4226 recommends
+constexpr std::size_t kSecretBytes = 20;  // 160 bits, as RFC 4226 recommends
 constexpr std::size_t kNonceBytes = 16;
-constexpr std::size_t kMaxCodeLength = 128;    // nothing legitimate typed at the prompt is longer
+constexpr std::size_t kMaxCodeLength = 128;  // nothing legitimate typed at the prompt is longer
 constexpr std::size_t kMaxPendingProofs = 4096;
 constexpr std::size_t kHistoryLength = 50;
 
@@ -71,8 +71,7 @@ Authenticator::Authenticator(const Config& config, Store& store, UserDirectory& 
                              std::vector<std::uint8_t> shadow_key)
     : config_(config), store_(store), users_(users), clock_(clock), sessions_(sessions),
       shadow_key_(std::move(shadow_key)),
-      issuer_(config.issuer.empty() ? host_name() : config.issuer),
-      guard_(config, store, clock)
+      issuer_(config.issuer.empty() ? host_name() : config.issuer), guard_(config, store, clock)
 {
     guard_.load_locks();
     forget_deleted_local_accounts();
@@ -109,7 +108,8 @@ std::optional<std::int64_t> Authenticator::account_of(const Target& target, bool
     const auto account = store_.account_for(key, clock_.now(), create, &retired);
     if (retired)
         log::audit("account-retired", "Enrolment removed: the name now belongs to another uid",
-                   {user_field(target.account), {"UID", std::to_string(target.account.uid)},
+                   {user_field(target.account),
+                    {"UID", std::to_string(target.account.uid)},
                     {"REASON", "uid-changed"}});
     return account;
 }
@@ -130,12 +130,9 @@ Message Authenticator::dispatch(const Caller& caller, const Message& request)
     switch (request.type()) {
     case MessageType::Lockouts:
     case MessageType::Unlock:
-    case MessageType::Unblock:
-        return administer(caller, request);
-    case MessageType::Reply:
-        return make_reply(ReplyStatus::BadRequest, "not a request");
-    default:
-        break;
+    case MessageType::Unblock: return administer(caller, request);
+    case MessageType::Reply: return make_reply(ReplyStatus::BadRequest, "not a request");
+    default: break;
     }
 
     Message refusal = make_reply(ReplyStatus::BadRequest);
@@ -171,9 +168,8 @@ Message Authenticator::dispatch(const Caller& caller, const Message& request)
     return make_reply(ReplyStatus::BadRequest, "not a request");
 }
 
-std::optional<Authenticator::Target> Authenticator::resolve_target(const Caller& caller,
-                                                                   const Message& request,
-                                                                   Message& refusal)
+std::optional<Authenticator::Target>
+Authenticator::resolve_target(const Caller& caller, const Message& request, Message& refusal)
 {
     const auto name = request.get(Field::User);
     if (!name) {
@@ -195,8 +191,7 @@ std::optional<Authenticator::Target> Authenticator::resolve_target(const Caller&
                           {"PEER_PID", std::to_string(caller.pid)},
                           user_field(*account),
                           {"HELD_BACK", std::to_string(held_back)}});
-        refusal = make_reply(ReplyStatus::PermissionDenied,
-                             "only root may act for another user");
+        refusal = make_reply(ReplyStatus::PermissionDenied, "only root may act for another user");
         return std::nullopt;
     }
 
@@ -250,8 +245,8 @@ Message Authenticator::login_of_unknown_name(const Caller& caller, const Message
     // Exactly what an existing user without MFA gets, so that nothing tells the two apart.
     if (request.type() != MessageType::Preauth)
         return make_reply(ReplyStatus::NotEnrolled);
-    const auto attempt = describe_attempt(caller, request, log::printable(name, 256), false,
-                                          std::nullopt);
+    const auto attempt =
+        describe_attempt(caller, request, log::printable(name, 256), false, std::nullopt);
     return answer(guard_.admit_login(attempt));
 }
 
@@ -286,10 +281,9 @@ Message Authenticator::devices(const Target& target)
     std::string entries;
     if (account) {
         for (const auto& device : store_.devices(*account, clock_.now()))
-            entries += std::to_string(device.id) + "\t" + device.kind + "\t" + device.label +
-                       "\t" + std::to_string(device.first_used) + "\t" +
-                       std::to_string(device.last_used) + "\t" +
-                       std::to_string(device.expires_at) + "\n";
+            entries += std::to_string(device.id) + "\t" + device.kind + "\t" + device.label + "\t" +
+                       std::to_string(device.first_used) + "\t" + std::to_string(device.last_used) +
+                       "\t" + std::to_string(device.expires_at) + "\n";
     }
     if (!entries.empty())
         entries.pop_back();
@@ -312,15 +306,15 @@ Message Authenticator::forget_device(const Target& target, const Message& reques
     if (forgotten > 0)
         remember(*account, "devices-forgotten", request, std::to_string(forgotten) + " forgotten");
     if (forgotten > 0)
-        log::audit("device-revoked", id ? "Trusted device forgotten" : "Every trusted device forgotten",
+        log::audit("device-revoked",
+                   id ? "Trusted device forgotten" : "Every trusted device forgotten",
                    {user_field(target.account), {"COUNT", std::to_string(forgotten)}});
     Message reply = make_reply(ReplyStatus::Ok);
     reply.set_u64(Field::Count, forgotten);
     return reply;
 }
 
-Message Authenticator::set_mode(const Caller& caller, const Target& target,
-                                const Message& request)
+Message Authenticator::set_mode(const Caller& caller, const Target& target, const Message& request)
 {
     const auto mode = parse_mode(request.get(Field::Mode).value_or(""));
     const auto code = request.get(Field::Code);
@@ -349,7 +343,8 @@ Message Authenticator::set_mode(const Caller& caller, const Target& target,
         *mode == VerificationMode::Always ? store_.forget_devices(*account, std::nullopt) : 0;
     remember(*account, "mode-changed", request, std::string("now ") + to_string(*mode));
     log::audit("mode-changed", "Verification mode changed",
-               {user_field(target.account), {"MODE", to_string(*mode)},
+               {user_field(target.account),
+                {"MODE", to_string(*mode)},
                 {"DEVICES_FORGOTTEN", std::to_string(forgotten)}});
     Message reply = make_reply(ReplyStatus::Ok);
     reply.set_u64(Field::Count, forgotten);
@@ -418,11 +413,9 @@ Message Authenticator::password_changed(const Caller& caller, const Target& targ
     return reply;
 }
 
-Authenticator::ChangeOutcome Authenticator::after_password_change(const Target& target,
-                                                                  uid_t changed_by,
-                                                                  pid_t caller_pid,
-                                                                  bool keep_callers_session,
-                                                                  const char* reason)
+Authenticator::ChangeOutcome
+Authenticator::after_password_change(const Target& target, uid_t changed_by, pid_t caller_pid,
+                                     bool keep_callers_session, const char* reason)
 {
     ChangeOutcome outcome;
     const auto account = account_of(target, false);
@@ -442,10 +435,12 @@ Authenticator::ChangeOutcome Authenticator::after_password_change(const Target& 
                      std::to_string(outcome.devices) + " devices forgotten");
     }
     log::audit("password-changed", "Password changed: other sessions ended, devices forgotten",
-               {user_field(target.account), {"CHANGED_BY_UID", std::to_string(changed_by)},
+               {user_field(target.account),
+                {"CHANGED_BY_UID", std::to_string(changed_by)},
                 {"SESSIONS_ENDED", std::to_string(outcome.sessions)},
                 {"DEVICES_FORGOTTEN", std::to_string(outcome.devices)},
-                {"SESSION_MANAGER", sessions_.name()}, {"REASON", reason}});
+                {"SESSION_MANAGER", sessions_.name()},
+                {"REASON", reason}});
     return outcome;
 }
 
@@ -458,8 +453,7 @@ std::string Authenticator::shadow_digest_of(const std::string& name)
     hmac_sha256_set_key(&context, shadow_key_.size(), shadow_key_.data());
     hmac_sha256_update(&context, name.size(), reinterpret_cast<const std::uint8_t*>(name.data()));
     hmac_sha256_update(&context, 1, reinterpret_cast<const std::uint8_t*>(":"));
-    hmac_sha256_update(&context, hash->size(),
-                       reinterpret_cast<const std::uint8_t*>(hash->data()));
+    hmac_sha256_update(&context, hash->size(), reinterpret_cast<const std::uint8_t*>(hash->data()));
     std::uint8_t digest[SHA256_DIGEST_SIZE];
     hmac_sha256_digest(&context, sizeof(digest), digest);
     static constexpr char kHex[] = "0123456789abcdef";
@@ -540,7 +534,8 @@ Message Authenticator::auth_query(const Caller& caller, const Target& target,
         reply.set(Field::Nonce, issue_proof(*account));
         remember(*account, "login", request, "trusted device " + trusted->label);
         log::info("Code not asked: trusted device",
-                  {user_field(target.account), {"DEVICE", trusted->label},
+                  {user_field(target.account),
+                   {"DEVICE", trusted->label},
                    {"SERVICE", log::printable(request.get(Field::Service).value_or(""))}});
     }
     return reply;
@@ -632,9 +627,10 @@ Message Authenticator::auth_verify(const Caller& caller, const Target& target,
         if (code->size() > kMaxCodeLength || !code_is_right(*account, *enrolment, *code))
             guard_.record_wrong_code(attempt);
         remember(*account, "login-refused", request, "wrong password");
-        log::info("Login refused after a failed password",
-                  {user_field(target.account), {"SERVICE", service}, {"RHOST", rhost},
-                   {"RESULT", "rejected"}});
+        log::info("Login refused after a failed password", {user_field(target.account),
+                                                            {"SERVICE", service},
+                                                            {"RHOST", rhost},
+                                                            {"RESULT", "rejected"}});
         return make_reply(ReplyStatus::Rejected, "wrong password or code");
     }
 
@@ -653,17 +649,19 @@ Message Authenticator::auth_verify(const Caller& caller, const Target& target,
         guard_.record_wrong_code(attempt);
         remember(*account, "login-refused", request,
                  guard_.current_lock(attempt) ? "wrong code; account locked" : "wrong code");
-        log::info("Verification code refused",
-                  {user_field(target.account), {"SERVICE", service}, {"RHOST", rhost},
-                   {"RESULT", "rejected"}});
+        log::info("Verification code refused", {user_field(target.account),
+                                                {"SERVICE", service},
+                                                {"RHOST", rhost},
+                                                {"RESULT", "rejected"}});
         return make_reply(ReplyStatus::Rejected, "wrong or already used code");
     }
 
     remember(*account, "login", request,
              totp::is_code_shape(*code) ? "verification code" : "recovery code");
-    log::info("Verification code accepted",
-              {user_field(target.account), {"SERVICE", service}, {"RHOST", rhost},
-               {"RESULT", "accepted"}});
+    log::info("Verification code accepted", {user_field(target.account),
+                                             {"SERVICE", service},
+                                             {"RHOST", rhost},
+                                             {"RESULT", "accepted"}});
     Message reply = make_reply(ReplyStatus::Ok);
     reply.set(Field::Nonce, issue_proof(*account));
     remember_device(caller, target, *account, *enrolment, request);
@@ -690,8 +688,8 @@ bool Authenticator::code_is_right(std::int64_t account, const ActiveEnrolment& e
 bool Authenticator::verify_totp(std::int64_t account, const ActiveEnrolment& enrolment,
                                 std::string_view code)
 {
-    const auto match = totp::match(enrolment.secret, code, clock_.now(), config_.totp_window,
-                                   enrolment.last_step);
+    const auto match =
+        totp::match(enrolment.secret, code, clock_.now(), config_.totp_window, enrolment.last_step);
     if (match.kind != totp::MatchKind::Accepted)
         return false;
     // The conditional update is what makes the code single use, also against a racing login.
@@ -903,8 +901,7 @@ Message Authenticator::administer(const Caller& caller, const Message& request)
 Message Authenticator::answer(const Verdict& verdict)
 {
     switch (verdict.kind) {
-    case Verdict::Kind::Allowed:
-        return make_reply(ReplyStatus::Ok);
+    case Verdict::Kind::Allowed: return make_reply(ReplyStatus::Ok);
     case Verdict::Kind::RateLimited: {
         Message reply = make_reply(ReplyStatus::RateLimited, verdict.text);
         reply.set_u64(Field::RetryAfter, static_cast<std::uint64_t>(verdict.retry_after));

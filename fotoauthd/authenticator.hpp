@@ -75,8 +75,7 @@ private:
     Message enrol_confirm(const Target& target, const Message& request);
     Message status(const Target& target);
 
-    bool verify_totp(std::int64_t account, const ActiveEnrolment& enrolment,
-                     std::string_view code);
+    bool verify_totp(std::int64_t account, const ActiveEnrolment& enrolment, std::string_view code);
     bool verify_recovery_code(std::int64_t account, std::string_view code);
     // Whether the code is right, without using it up (after a failed password).
     bool code_is_right(std::int64_t account, const ActiveEnrolment& enrolment,

@@ -87,8 +87,7 @@ bool is_console(std::string_view tty, std::string_view remote_host)
         if (!starts_with(tty, prefix))
             continue;
         const auto number = tty.substr(prefix.size());
-        return !number.empty() &&
-               number.find_first_not_of("0123456789") == std::string_view::npos;
+        return !number.empty() && number.find_first_not_of("0123456789") == std::string_view::npos;
     }
     return false;
 }
@@ -108,8 +107,8 @@ void BruteForceGuard::load_locks()
     const std::int64_t now_ms = clock_.monotonic_ms();
     for (const auto& stored : store_.locks(now)) {
         // A lock never outlasts its configured length, whatever the wall clock said meanwhile.
-        const std::int64_t left = std::min<std::int64_t>(stored.locked_until - now,
-                                                         config_.lock_duration.count());
+        const std::int64_t left =
+            std::min<std::int64_t>(stored.locked_until - now, config_.lock_duration.count());
         locks_[{stored.account, stored.channel}] =
             RunningLock{stored.name, now + left, now_ms + left * 1000, stored.failures};
     }
@@ -139,8 +138,8 @@ Verdict BruteForceGuard::locked_verdict(const RunningLock& lock) const
     verdict.locked_until = lock.locked_until;
     verdict.text = "This account is locked after too many wrong verification codes until " +
                    local_time(lock.locked_until) +
-                   ". An administrator can unlock it sooner with `fotoauthctl unlock " +
-                   lock.user + "`.";
+                   ". An administrator can unlock it sooner with `fotoauthctl unlock " + lock.user +
+                   "`.";
     return verdict;
 }
 
@@ -172,8 +171,8 @@ void BruteForceGuard::count_refused(const Attempt& attempt)
     if (!lock)
         return;
     ++lock->failures;
-    store_.save_lock({*attempt.account, lock->user, attempt.channel, lock->locked_until,
-                      lock->failures});
+    store_.save_lock(
+        {*attempt.account, lock->user, attempt.channel, lock->locked_until, lock->failures});
 }
 
 Verdict BruteForceGuard::admit_login(const Attempt& attempt)
@@ -202,9 +201,9 @@ Verdict BruteForceGuard::admit_login(const Attempt& attempt)
         (attempt.user_resolves ? attempt.user : "(a name that does not resolve)") +
         (attempt.channel == "password" ? "" : " (" + channel_label(attempt.channel) + ")");
     if (login_user_.record(user_key, now_ms, label))
-        log::audit("user-blocked", "Login limit reached for a user name",
-                   {{"USER", label}, {"RHOST", attempt.source_label},
-                    {"REASON", "login-user-limit"}});
+        log::audit(
+            "user-blocked", "Login limit reached for a user name",
+            {{"USER", label}, {"RHOST", attempt.source_label}, {"REASON", "login-user-limit"}});
     return {};
 }
 
@@ -216,8 +215,8 @@ Verdict BruteForceGuard::admit_code(const Attempt& attempt)
     }
     if (!attempt.account)
         return {};
-    const auto wait = wrong_codes_.wait_ms(code_key(*attempt.account, attempt.channel),
-                                           clock_.monotonic_ms());
+    const auto wait =
+        wrong_codes_.wait_ms(code_key(*attempt.account, attempt.channel), clock_.monotonic_ms());
     if (wait > 0)
         return rate_limited(wait, "Too many wrong verification codes.");
     return {};
@@ -240,9 +239,11 @@ void BruteForceGuard::record_wrong_code(const Attempt& attempt)
     locks_[{*attempt.account, attempt.channel}] = lock;
     store_.save_lock({*attempt.account, attempt.user, attempt.channel, until, failures});
     log::audit("account-locked", "Account locked after too many wrong verification codes",
-               {{"USER", attempt.user}, {"RHOST", attempt.source_label},
+               {{"USER", attempt.user},
+                {"RHOST", attempt.source_label},
                 {"CHANNEL", log::printable(attempt.channel, 40)},
-                {"REASON", "code-limit"}, {"LOCKED_UNTIL", std::to_string(until)}});
+                {"REASON", "code-limit"},
+                {"LOCKED_UNTIL", std::to_string(until)}});
 }
 
 std::size_t BruteForceGuard::unlock(std::int64_t account, const std::string& user)

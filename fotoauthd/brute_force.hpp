@@ -22,12 +22,12 @@ namespace fotoauthd {
 
 // Where an attempt comes from, as far as the limits care.
 struct Attempt {
-    std::string user;          // login name as resolved, or as given when it does not resolve
+    std::string user;  // login name as resolved, or as given when it does not resolve
     bool user_resolves = false;
     std::optional<std::int64_t> account;  // the enrolled account, when there is one
-    std::string source;        // window key of the source; empty when there is no source
-    std::string source_label;  // the source as shown to root
-    std::string channel;       // "password", "console", "local-user" or "key:..."
+    std::string source;                   // window key of the source; empty when there is no source
+    std::string source_label;             // the source as shown to root
+    std::string channel;                  // "password", "console", "local-user" or "key:..."
 };
 
 struct Verdict {
@@ -76,8 +76,8 @@ public:
 private:
     struct RunningLock {
         std::string user;
-        std::int64_t locked_until = 0;      // wall clock, as stored and shown
-        std::int64_t ends_at_ms = 0;        // monotonic, what decides
+        std::int64_t locked_until = 0;  // wall clock, as stored and shown
+        std::int64_t ends_at_ms = 0;    // monotonic, what decides
         std::int64_t failures = 0;
     };
     using LockKey = std::pair<std::int64_t, std::string>;  // account, channel

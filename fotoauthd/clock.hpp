@@ -11,8 +11,8 @@ namespace fotoauthd {
 class Clock {
 public:
     virtual ~Clock() = default;
-    virtual std::int64_t now() const = 0;               // seconds since the epoch
-    virtual std::int64_t monotonic_ms() const = 0;      // milliseconds since some fixed point
+    virtual std::int64_t now() const = 0;           // seconds since the epoch
+    virtual std::int64_t monotonic_ms() const = 0;  // milliseconds since some fixed point
 };
 
 class SystemClock final : public Clock {

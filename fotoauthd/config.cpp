@@ -23,8 +23,8 @@ std::string_view trim(std::string_view text)
 }
 
 // Parses a whole decimal number within [low, high]; the message says what was wrong.
-bool parse_number(std::string_view text, std::uint64_t low, std::uint64_t high,
-                  std::uint64_t& out, std::string& message)
+bool parse_number(std::string_view text, std::uint64_t low, std::uint64_t high, std::uint64_t& out,
+                  std::string& message)
 {
     std::uint64_t value = 0;
     const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
@@ -53,8 +53,7 @@ bool parse_path(std::string_view text, std::string& out, std::string& message)
 using Setter = std::function<bool(std::string_view, Config&, std::string&)>;
 
 // A setter for a whole number within [low, high], stored through `store`.
-template <typename Store>
-Setter number_setter(std::uint64_t low, std::uint64_t high, Store store)
+template <typename Store> Setter number_setter(std::uint64_t low, std::uint64_t high, Store store)
 {
     return [=](std::string_view v, Config& c, std::string& m) {
         std::uint64_t n = 0;
@@ -67,9 +66,8 @@ Setter number_setter(std::uint64_t low, std::uint64_t high, Store store)
 
 Setter seconds_setter(std::chrono::seconds Config::*field, std::uint64_t low, std::uint64_t high)
 {
-    return number_setter(low, high, [field](Config& c, std::uint64_t n) {
-        c.*field = std::chrono::seconds(n);
-    });
+    return number_setter(
+        low, high, [field](Config& c, std::uint64_t n) { c.*field = std::chrono::seconds(n); });
 }
 
 Setter flag_setter(bool Config::*field)
@@ -96,8 +94,8 @@ Setter list_setter(std::vector<std::string> Config::*field)
         std::size_t at = 0;
         while (at < v.size()) {
             const auto end = v.find_first_of(" ,\t", at);
-            const auto name = v.substr(at, end == std::string_view::npos ? v.size() - at
-                                                                          : end - at);
+            const auto name =
+                v.substr(at, end == std::string_view::npos ? v.size() - at : end - at);
             if (!name.empty()) {
                 if (name.size() > 64 || name.find_first_of("/:") != std::string_view::npos) {
                     m = "service names are at most 64 characters without '/' or ':'";
@@ -140,13 +138,11 @@ const std::map<std::string, Setter, std::less<>>& setters()
              }
              return parse_path(v, c.socket_path, m);
          }},
-        {"database",
-         [](std::string_view v, Config& c, std::string& m) {
-             return parse_path(v, c.database_path, m);
-         }},
-        {"totp_window", number_setter(0, 10, [](Config& c, std::uint64_t n) {
-             c.totp_window = static_cast<unsigned>(n);
-         })},
+        {"database", [](std::string_view v, Config& c,
+                        std::string& m) { return parse_path(v, c.database_path, m); }},
+        {"totp_window",
+         number_setter(
+             0, 10, [](Config& c, std::uint64_t n) { c.totp_window = static_cast<unsigned>(n); })},
         {"enrolment_timeout", seconds_setter(&Config::enrolment_timeout, 60, 86400)},
         {"issuer",
          [](std::string_view v, Config& c, std::string& m) {
@@ -166,17 +162,22 @@ const std::map<std::string, Setter, std::less<>>& setters()
         {"password_change_attempts", attempts_setter(&Config::password_changes)},
         {"password_change_window", window_setter(&Config::password_changes)},
         {"lock_duration", seconds_setter(&Config::lock_duration, 1, 604800)},
-        {"max_tracked", number_setter(100, 10000000, [](Config& c, std::uint64_t n) {
-             c.max_tracked = static_cast<std::size_t>(n);
-         })},
+        {"max_tracked", number_setter(100, 10000000,
+                                      [](Config& c, std::uint64_t n) {
+                                          c.max_tracked = static_cast<std::size_t>(n);
+                                      })},
         {"auth_proof_lifetime", seconds_setter(&Config::auth_proof_lifetime, 5, 3600)},
-        {"trusted_device_days", number_setter(1, 3650, [](Config& c, std::uint64_t n) {
-             c.trusted_device_lifetime = std::chrono::seconds(n * 86400);
-         })},
+        {"trusted_device_days", number_setter(1, 3650,
+                                              [](Config& c, std::uint64_t n) {
+                                                  c.trusted_device_lifetime =
+                                                      std::chrono::seconds(n * 86400);
+                                              })},
         // The Devices answer lists them all in one message of at most 4096 bytes.
-        {"max_devices_per_user", number_setter(1, 30, [](Config& c, std::uint64_t n) {
-             c.max_devices_per_user = static_cast<std::size_t>(n);
-         })},
+        {"max_devices_per_user", number_setter(1, 30,
+                                               [](Config& c, std::uint64_t n) {
+                                                   c.max_devices_per_user =
+                                                       static_cast<std::size_t>(n);
+                                               })},
         {"trust_source_address", flag_setter(&Config::trust_source_address)},
         {"trust_terminal", flag_setter(&Config::trust_terminal)},
         {"device_trust_services", list_setter(&Config::device_trust_services)},

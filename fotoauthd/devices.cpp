@@ -22,8 +22,8 @@ bool is_listed(std::string_view service, const std::vector<std::string>& service
 // says nothing about the person typing now.
 bool raises_privileges(std::string_view service)
 {
-    for (std::string_view name : {"sudo", "sudo-i", "su", "su-l", "runuser", "runuser-l", "doas",
-                                  "pkexec", "polkit-1"})
+    for (std::string_view name :
+         {"sudo", "sudo-i", "su", "su-l", "runuser", "runuser-l", "doas", "pkexec", "polkit-1"})
         if (service == name)
             return true;
     return false;

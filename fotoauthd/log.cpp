@@ -26,8 +26,7 @@ bool stderr_is_journal()
     struct stat st {};
     if (fstat(STDERR_FILENO, &st) < 0)
         return false;
-    const std::string expected =
-        std::to_string(st.st_dev) + ":" + std::to_string(st.st_ino);
+    const std::string expected = std::to_string(st.st_dev) + ":" + std::to_string(st.st_ino);
     return expected == stream;
 }
 

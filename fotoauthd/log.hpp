@@ -15,7 +15,7 @@ namespace fotoauthd::log {
 enum class Level { Error = 3, Warning = 4, Notice = 5, Info = 6, Debug = 7 };
 
 struct Field {
-    std::string_view key;    // upper case, journal field name rules
+    std::string_view key;  // upper case, journal field name rules
     std::string value;
 };
 

@@ -28,12 +28,9 @@ char canonical_symbol(char typed)
     const char upper = static_cast<char>(std::toupper(static_cast<unsigned char>(typed)));
     switch (upper) {
     case 'I':
-    case 'L':
-        return '1';
-    case 'O':
-        return '0';
-    default:
-        return kAlphabet.find(upper) == std::string_view::npos ? 0 : upper;
+    case 'L': return '1';
+    case 'O': return '0';
+    default: return kAlphabet.find(upper) == std::string_view::npos ? 0 : upper;
     }
 }
 
@@ -110,8 +107,8 @@ bool verify(std::string_view normalized, const std::string& stored_hash)
     auto data = std::make_unique<crypt_data>();
     const std::string phrase(normalized);
     const char* result = crypt_r(phrase.c_str(), stored_hash.c_str(), data.get());
-    const bool same = result && result[0] != '*' &&
-                      totp::equal_in_constant_time(result, stored_hash);
+    const bool same =
+        result && result[0] != '*' && totp::equal_in_constant_time(result, stored_hash);
     explicit_bzero(data.get(), sizeof(crypt_data));
     return same;
 }

@@ -66,7 +66,7 @@ void make_parent_directory(const std::string& path)
         throw std::runtime_error("cannot examine " + directory + ": " + errno_text(errno));
     if (!S_ISDIR(st.st_mode) || st.st_uid != geteuid() || (st.st_mode & 022) != 0)
         throw std::runtime_error(directory + " must be a directory owned by the daemon's user "
-                                 "that nobody else can write to");
+                                             "that nobody else can write to");
 }
 
 // True when something already answers on `address`: then another fotoauthd runs there.
@@ -231,8 +231,7 @@ void Server::accept_one()
     ucred peer{};
     socklen_t length = sizeof(peer);
     if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &peer, &length) < 0) {
-        log::warning("Cannot read the peer's credentials, closing",
-                     {{"ERROR", errno_text(errno)}});
+        log::warning("Cannot read the peer's credentials, closing", {{"ERROR", errno_text(errno)}});
         ::close(fd);
         return;
     }
@@ -243,9 +242,9 @@ void Server::accept_one()
                                    std::chrono::steady_clock::now().time_since_epoch())
                                    .count(),
                                held_back))
-            log::warning("Too many open connections for this peer, closing a new one",
-                         {{"PEER_UID", std::to_string(peer.uid)},
-                          {"HELD_BACK", std::to_string(held_back)}});
+            log::warning(
+                "Too many open connections for this peer, closing a new one",
+                {{"PEER_UID", std::to_string(peer.uid)}, {"HELD_BACK", std::to_string(held_back)}});
         ::close(fd);
         return;
     }
@@ -292,8 +291,7 @@ void Server::arm_idle_timer(Connection& connection)
         return;
     }
     (void)sd_event_add_time_relative(event_, &connection.idle, CLOCK_MONOTONIC,
-                                     static_cast<uint64_t>(usec), 0, &Server::on_idle,
-                                     &connection);
+                                     static_cast<uint64_t>(usec), 0, &Server::on_idle, &connection);
 }
 
 void Server::serve(Connection& connection)
@@ -308,13 +306,14 @@ void Server::serve(Connection& connection)
         return;
     }
 
-    const auto decoded =
-        proto::decode(std::span<const std::uint8_t>(buffer.data(), static_cast<std::size_t>(received)));
+    const auto decoded = proto::decode(
+        std::span<const std::uint8_t>(buffer.data(), static_cast<std::size_t>(received)));
     proto::Message reply = proto::make_reply(proto::ReplyStatus::BadRequest);
     bool keep_open = true;
     if (!decoded.message || decoded.message->type() == proto::MessageType::Reply) {
-        const std::string_view reason = decoded.message ? std::string_view("a reply sent as a request")
-                                                        : proto::to_string(decoded.error);
+        const std::string_view reason = decoded.message
+                                            ? std::string_view("a reply sent as a request")
+                                            : proto::to_string(decoded.error);
         std::size_t held_back = 0;
         const auto now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                                 std::chrono::steady_clock::now().time_since_epoch())

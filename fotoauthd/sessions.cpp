@@ -138,8 +138,7 @@ std::size_t ProcfsSessionEnder::end_sessions(const EndSessionsRequest& request)
         pid_t pid = 0;
         const std::string_view name = entry->d_name;
         const auto [end, error] = std::from_chars(name.data(), name.data() + name.size(), pid);
-        if (error != std::errc() || end != name.data() + name.size() || pid <= 1 ||
-            pid == getpid())
+        if (error != std::errc() || end != name.data() + name.size() || pid <= 1 || pid == getpid())
             continue;
 
         const auto matches = [&](const std::optional<ProcessIds>& ids) {
@@ -258,8 +257,8 @@ std::size_t LogindSessionEnder::end_sessions(const EndSessionsRequest& request)
 
     sd_bus_error error = SD_BUS_ERROR_NULL;
     sd_bus_message* raw = nullptr;
-    if (sd_bus_call_method(bus.get(), kLogind, kManagerPath, kManager, "ListSessions", &error,
-                           &raw, "") < 0) {
+    if (sd_bus_call_method(bus.get(), kLogind, kManagerPath, kManager, "ListSessions", &error, &raw,
+                           "") < 0) {
         log::error("logind did not list the sessions",
                    {{"ERROR", error.message ? error.message : "unknown"},
                     {"UID", std::to_string(request.uid)}});
@@ -285,9 +284,10 @@ std::size_t LogindSessionEnder::end_sessions(const EndSessionsRequest& request)
                                &terminate_error, nullptr, "s", id.c_str()) >= 0)
             ++ended;
         else
-            log::warning("logind did not end a session, ignoring",
-                         {{"SESSION", id},
-                          {"ERROR", terminate_error.message ? terminate_error.message : "unknown"}});
+            log::warning(
+                "logind did not end a session, ignoring",
+                {{"SESSION", id},
+                 {"ERROR", terminate_error.message ? terminate_error.message : "unknown"}});
         sd_bus_error_free(&terminate_error);
     }
     return ended;

@@ -24,9 +24,9 @@ namespace fotoauthd {
 inline constexpr std::uint32_t kUnsetAuditId = 4294967295u;
 
 struct EndSessionsRequest {
-    uid_t uid = 0;                         // whose sessions end
-    pid_t caller_pid = 0;                  // the process that changed the password
-    bool keep_callers_session = false;     // the user changed their own password
+    uid_t uid = 0;                      // whose sessions end
+    pid_t caller_pid = 0;               // the process that changed the password
+    bool keep_callers_session = false;  // the user changed their own password
 };
 
 class SessionEnder {

@@ -36,8 +36,7 @@ public:
     bool clear(const std::string& key);
 
     // Forgets every key for which `match(key)` is true; returns how many.
-    template <typename Predicate>
-    std::size_t clear_if(Predicate match);
+    template <typename Predicate> std::size_t clear_if(Predicate match);
 
     struct Full {
         std::string key;
@@ -71,8 +70,7 @@ private:
     std::list<std::string> lru_;  // most recently used first
 };
 
-template <typename Predicate>
-std::size_t SlidingWindows::clear_if(Predicate match)
+template <typename Predicate> std::size_t SlidingWindows::clear_if(Predicate match)
 {
     std::size_t removed = 0;
     for (auto it = entries_.begin(); it != entries_.end();) {

@@ -122,8 +122,10 @@ void ensure_private_directory(const std::string& database_path)
     if (lstat(directory.c_str(), &st) < 0)
         throw StoreError("cannot examine " + directory + ": " + std::strerror(errno));
     if (!S_ISDIR(st.st_mode) || st.st_uid != geteuid() || (st.st_mode & 077) != 0)
-        throw StoreError(directory + " must be a directory owned by the daemon's user with no "
-                         "access for others (chmod 0700 " + directory + ")");
+        throw StoreError(directory +
+                         " must be a directory owned by the daemon's user with no "
+                         "access for others (chmod 0700 " +
+                         directory + ")");
 }
 
 }  // namespace
@@ -205,10 +207,7 @@ private:
 // BEGIN IMMEDIATE ... COMMIT, rolled back when left by an exception.
 class SqliteStore::Transaction {
 public:
-    explicit Transaction(SqliteStore& store) : store_(store)
-    {
-        store_.execute("BEGIN IMMEDIATE");
-    }
+    explicit Transaction(SqliteStore& store) : store_(store) { store_.execute("BEGIN IMMEDIATE"); }
     Transaction(const Transaction&) = delete;
     Transaction& operator=(const Transaction&) = delete;
     ~Transaction()
@@ -427,8 +426,7 @@ void SqliteStore::delete_pending_enrolment(std::int64_t account)
 }
 
 bool SqliteStore::activate_enrolment(std::int64_t account, std::int64_t accepted_step,
-                                     const std::vector<std::string>& code_hashes,
-                                     std::int64_t now)
+                                     const std::vector<std::string>& code_hashes, std::int64_t now)
 {
     Transaction transaction(*this);
     prepare("INSERT OR REPLACE INTO enrolments (account_id, secret, mode, active_since, last_step)"
@@ -511,9 +509,9 @@ void SqliteStore::delete_lock(std::int64_t account, const std::string& channel)
 
 std::vector<StoredLock> SqliteStore::locks(std::int64_t now)
 {
-    auto statement = prepare(
-        "SELECT l.account_id, a.name, l.channel, l.locked_until, l.failures FROM locks l "
-        "JOIN accounts a ON a.id = l.account_id WHERE l.locked_until > ?");
+    auto statement =
+        prepare("SELECT l.account_id, a.name, l.channel, l.locked_until, l.failures FROM locks l "
+                "JOIN accounts a ON a.id = l.account_id WHERE l.locked_until > ?");
     statement.bind(1, now);
     std::vector<StoredLock> out;
     while (statement.step())
@@ -531,8 +529,7 @@ void SqliteStore::set_mode(std::int64_t account, VerificationMode mode)
 }
 
 std::optional<StoredDevice> SqliteStore::trusted_device(std::int64_t account,
-                                                        const std::string& device,
-                                                        std::int64_t now)
+                                                        const std::string& device, std::int64_t now)
 {
     auto statement = prepare(
         "SELECT id, device, kind, label, first_used, last_used, expires_at FROM trusted_devices "
@@ -620,8 +617,7 @@ void SqliteStore::set_shadow_digest(std::int64_t account, const std::string& dig
         .run();
 }
 
-void SqliteStore::record_history(std::int64_t account, const HistoryEntry& entry,
-                                 std::size_t keep)
+void SqliteStore::record_history(std::int64_t account, const HistoryEntry& entry, std::size_t keep)
 {
     Transaction transaction(*this);
     prepare("INSERT INTO history (account_id, at, event, service, source, detail) "

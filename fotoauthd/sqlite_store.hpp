@@ -25,8 +25,8 @@ public:
     // The schema version this build writes.
     static int schema_version();
 
-    std::optional<std::int64_t> account_for(const AccountKey& key, std::int64_t now,
-                                            bool create, bool* retired = nullptr) override;
+    std::optional<std::int64_t> account_for(const AccountKey& key, std::int64_t now, bool create,
+                                            bool* retired = nullptr) override;
     std::vector<LocalAccount> local_accounts() override;
     void retire(std::int64_t account, std::int64_t now) override;
     std::optional<ActiveEnrolment> active_enrolment(std::int64_t account) override;
@@ -34,8 +34,7 @@ public:
     void save_pending_enrolment(std::int64_t account, const PendingEnrolment& pending) override;
     void delete_pending_enrolment(std::int64_t account) override;
     bool activate_enrolment(std::int64_t account, std::int64_t accepted_step,
-                            const std::vector<std::string>& code_hashes,
-                            std::int64_t now) override;
+                            const std::vector<std::string>& code_hashes, std::int64_t now) override;
     bool advance_last_step(std::int64_t account, std::int64_t step) override;
     std::vector<StoredRecoveryCode> unused_recovery_codes(std::int64_t account) override;
     bool spend_recovery_code(std::int64_t code_id, std::int64_t now) override;
@@ -44,8 +43,7 @@ public:
     void delete_lock(std::int64_t account, const std::string& channel) override;
     std::vector<StoredLock> locks(std::int64_t now) override;
     void set_mode(std::int64_t account, VerificationMode mode) override;
-    void record_history(std::int64_t account, const HistoryEntry& entry,
-                        std::size_t keep) override;
+    void record_history(std::int64_t account, const HistoryEntry& entry, std::size_t keep) override;
     std::vector<HistoryEntry> history(std::int64_t account) override;
     std::string shadow_digest(std::int64_t account) override;
     void set_shadow_digest(std::int64_t account, const std::string& digest) override;

@@ -62,7 +62,7 @@ struct StoredRecoveryCode {
 // A lock after too many wrong codes, on one channel of an account (docs/brute-force.md).
 struct StoredLock {
     std::int64_t account = 0;
-    std::string name;          // filled in by locks(), for listings
+    std::string name;  // filled in by locks(), for listings
     std::string channel;
     std::int64_t locked_until = 0;  // wall-clock unix time
     std::int64_t failures = 0;
@@ -82,10 +82,10 @@ struct StoredDevice {
 // One entry of an account's history: logins and security events (docs/history.md).
 struct HistoryEntry {
     std::int64_t at = 0;
-    std::string event;    // "login", "login-refused", "password-changed", ...
+    std::string event;  // "login", "login-refused", "password-changed", ...
     std::string service;
-    std::string source;   // the remote host, empty for local logins
-    std::string detail;   // a few words: how the login passed, what changed
+    std::string source;  // the remote host, empty for local logins
+    std::string detail;  // a few words: how the login passed, what changed
 };
 
 class Store {
@@ -145,9 +145,8 @@ public:
     virtual void set_shadow_digest(std::int64_t account, const std::string& digest) = 0;
 
     // The device's trust, when it has not expired at `now` (expired rows are never returned).
-    virtual std::optional<StoredDevice> trusted_device(std::int64_t account,
-                                                       const std::string& device,
-                                                       std::int64_t now) = 0;
+    virtual std::optional<StoredDevice>
+    trusted_device(std::int64_t account, const std::string& device, std::int64_t now) = 0;
     virtual void touch_device(std::int64_t id, std::int64_t now) = 0;
     // Trusts (or trusts anew) a device, then drops the least recently used devices beyond
     // `max_devices` and every expired one of the account.

@@ -20,8 +20,7 @@ std::int64_t step_of(std::int64_t unix_time) noexcept
     return unix_time / static_cast<std::int64_t>(kStepSeconds);
 }
 
-std::string code_for_step(std::span<const std::uint8_t> secret, std::int64_t step,
-                          unsigned digits)
+std::string code_for_step(std::span<const std::uint8_t> secret, std::int64_t step, unsigned digits)
 {
     char output[16] = {};
     const auto when = static_cast<time_t>(step * static_cast<std::int64_t>(kStepSeconds));

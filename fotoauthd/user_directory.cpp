@@ -28,7 +28,7 @@ std::optional<SystemAccount> NssUserDirectory::lookup(std::string_view name)
     const std::string key(name);
     long hint = sysconf(_SC_GETPW_R_SIZE_MAX);
     std::vector<char> buffer(hint > 0 ? static_cast<std::size_t>(hint) : 4096);
-    passwd entry {};
+    passwd entry{};
     passwd* found = nullptr;
     for (;;) {
         const int rc = getpwnam_r(key.c_str(), &entry, buffer.data(), buffer.size(), &found);

@@ -41,7 +41,6 @@ public:
     std::optional<std::string> shadow_hash(const std::string& name) override;
 };
 
-
 // Login names we are willing to pass to NSS: 1 to 256 bytes, printable ASCII, no '/', ':',
 // or space, and not "." or "..".
 bool is_plausible_login_name(std::string_view name) noexcept;

@@ -18,12 +18,12 @@ namespace fotostudio::client {
 
 enum class Failure {
     None,
-    Connect,         // the socket is missing or nobody listens
-    UntrustedPeer,   // the listener is not root nor the configured daemon account
-    Timeout,         // the deadline passed
-    Io,              // send or receive failed
-    Closed,          // the daemon closed the connection without an answer
-    Garbage,         // the answer did not decode
+    Connect,        // the socket is missing or nobody listens
+    UntrustedPeer,  // the listener is not root nor the configured daemon account
+    Timeout,        // the deadline passed
+    Io,             // send or receive failed
+    Closed,         // the daemon closed the connection without an answer
+    Garbage,        // the answer did not decode
 };
 
 std::string_view to_string(Failure failure) noexcept;

@@ -30,8 +30,7 @@ bool is_known_type(std::uint8_t value) noexcept
     case MessageType::PasswordChangeCheck:
     case MessageType::PasswordChanged:
     case MessageType::History:
-    case MessageType::Reply:
-        return true;
+    case MessageType::Reply: return true;
     }
     return false;
 }
@@ -55,13 +54,11 @@ std::optional<FieldKind> kind_of(std::uint8_t tag) noexcept
     case Field::RecoveryCodes:
     case Field::AuthInfo:
     case Field::Entries:
-    case Field::DeviceId:
-        return FieldKind::Text;
+    case Field::DeviceId: return FieldKind::Text;
     case Field::ResultCode:
     case Field::Enrolled:
     case Field::Pending:
-    case Field::PasswordFailed:
-        return FieldKind::U8;
+    case Field::PasswordFailed: return FieldKind::U8;
     case Field::Since:
     case Field::CodesLeft:
     case Field::ExpiresAt:
@@ -69,8 +66,7 @@ std::optional<FieldKind> kind_of(std::uint8_t tag) noexcept
     case Field::LockedUntil:
     case Field::Count:
     case Field::DeviceCount:
-    case Field::CallerUid:
-        return FieldKind::U64;
+    case Field::CallerUid: return FieldKind::U64;
     }
     return std::nullopt;
 }
@@ -80,10 +76,8 @@ bool value_fits(FieldKind kind, std::span<const std::uint8_t> value) noexcept
     switch (kind) {
     case FieldKind::Text:
         return std::find(value.begin(), value.end(), std::uint8_t{0}) == value.end();
-    case FieldKind::U8:
-        return value.size() == 1;
-    case FieldKind::U64:
-        return value.size() == 8;
+    case FieldKind::U8: return value.size() == 1;
+    case FieldKind::U64: return value.size() == 8;
     }
     return false;
 }
@@ -140,8 +134,7 @@ Message& Message::set(Field field, std::string_view text)
     if (it != entries_.end()) {
         explicit_bzero(it->value.data(), it->value.size());
         it->value.assign(text);
-    }
-    else
+    } else
         entries_.push_back(Entry{field, std::string(text)});
     return *this;
 }

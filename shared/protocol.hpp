@@ -33,49 +33,49 @@ inline constexpr std::string_view kDefaultSocketPath = "/run/fotoauthd/socket";
 
 enum class MessageType : std::uint8_t {
     // Requests
-    AuthQuery = 1,     // does this user need a code?           user, service, rhost, tty
-    AuthVerify = 2,    // check a code typed at the prompt       user, service, rhost, tty, code
-    SessionOpen = 3,   // redeem the auth stage's nonce          user, nonce
-    EnrolBegin = 4,    // create a pending secret                user, mode
-    EnrolConfirm = 5,  // confirm it with a code from the app    user, code
-    Status = 6,        // the user's MFA state                   user
-    Preauth = 7,       // may this login attempt go on at all?  user, service, rhost, tty
-    Lockouts = 8,      // root: current locks and blocked sources (no fields)
-    Unlock = 9,        // root: lift every lock of a user        user
-    Unblock = 10,      // root: clear a source's login window    rhost
-    AccountCheck = 11, // account stage: did this login pass?    user, service, nonce?, auth info?
-    Devices = 12,      // the user's trusted devices             user
-    ForgetDevice = 13, // forget one trusted device, or all      user, device id?
-    SetMode = 14,      // change the verification mode           user, mode, code
+    AuthQuery = 1,      // does this user need a code?           user, service, rhost, tty
+    AuthVerify = 2,     // check a code typed at the prompt       user, service, rhost, tty, code
+    SessionOpen = 3,    // redeem the auth stage's nonce          user, nonce
+    EnrolBegin = 4,     // create a pending secret                user, mode
+    EnrolConfirm = 5,   // confirm it with a code from the app    user, code
+    Status = 6,         // the user's MFA state                   user
+    Preauth = 7,        // may this login attempt go on at all?  user, service, rhost, tty
+    Lockouts = 8,       // root: current locks and blocked sources (no fields)
+    Unlock = 9,         // root: lift every lock of a user        user
+    Unblock = 10,       // root: clear a source's login window    rhost
+    AccountCheck = 11,  // account stage: did this login pass?    user, service, nonce?, auth info?
+    Devices = 12,       // the user's trusted devices             user
+    ForgetDevice = 13,  // forget one trusted device, or all      user, device id?
+    SetMode = 14,       // change the verification mode           user, mode, code
     PasswordChangeCheck = 15,  // may this password change go on?  user, service?
     PasswordChanged = 16,      // the password module changed it   user, service?, caller uid
-    History = 17,      // the user's recent security events       user
+    History = 17,              // the user's recent security events       user
     // The only answer
     Reply = 64,
 };
 
 enum class Field : std::uint8_t {
-    User = 1,          // text: login name
-    Service = 2,       // text: PAM service name
-    RemoteHost = 3,    // text: PAM_RHOST as the application set it
-    Tty = 4,           // text: PAM_TTY
-    Code = 5,          // text: what the user typed at the prompt
-    Nonce = 6,         // text: proof of a passed auth stage, handed to the session stage
-    Mode = 7,          // text: "always" or "new-device"
-    ResultCode = 8,    // u8: ReplyStatus
-    Text = 9,          // text: a sentence for a human
-    Secret = 10,       // text: base32 TOTP secret (only in the EnrolBegin answer)
-    Uri = 11,          // text: otpauth:// URI (only in the EnrolBegin answer)
-    RecoveryCodes = 12,// text: the ten new codes separated by '\n' (only once, on confirmation)
-    Since = 13,        // u64: unix time when MFA became active
-    CodesLeft = 14,    // u64: unused recovery codes
-    ExpiresAt = 15,    // u64: unix time when a pending enrolment lapses
-    Enrolled = 16,     // u8: 1 when MFA is active
-    Pending = 17,      // u8: 1 when an unconfirmed enrolment exists
+    User = 1,             // text: login name
+    Service = 2,          // text: PAM service name
+    RemoteHost = 3,       // text: PAM_RHOST as the application set it
+    Tty = 4,              // text: PAM_TTY
+    Code = 5,             // text: what the user typed at the prompt
+    Nonce = 6,            // text: proof of a passed auth stage, handed to the session stage
+    Mode = 7,             // text: "always" or "new-device"
+    ResultCode = 8,       // u8: ReplyStatus
+    Text = 9,             // text: a sentence for a human
+    Secret = 10,          // text: base32 TOTP secret (only in the EnrolBegin answer)
+    Uri = 11,             // text: otpauth:// URI (only in the EnrolBegin answer)
+    RecoveryCodes = 12,   // text: the ten new codes separated by '\n' (only once, on confirmation)
+    Since = 13,           // u64: unix time when MFA became active
+    CodesLeft = 14,       // u64: unused recovery codes
+    ExpiresAt = 15,       // u64: unix time when a pending enrolment lapses
+    Enrolled = 16,        // u8: 1 when MFA is active
+    Pending = 17,         // u8: 1 when an unconfirmed enrolment exists
     PasswordFailed = 18,  // u8: 1 when the password module before this one failed (authfail)
-    AuthInfo = 19,     // text: sshd's SSH_AUTH_INFO_0 (which key authenticated), from root only
-    RetryAfter = 20,   // u64: seconds until a rate-limited attempt may be made again
-    LockedUntil = 21,  // u64: unix time a lock ends
+    AuthInfo = 19,        // text: sshd's SSH_AUTH_INFO_0 (which key authenticated), from root only
+    RetryAfter = 20,      // u64: seconds until a rate-limited attempt may be made again
+    LockedUntil = 21,     // u64: unix time a lock ends
     Entries = 22,      // text: Lockouts answer, one tab-separated line per lock or blocked source
     Count = 23,        // u64: how many entries an Unlock, Unblock or ForgetDevice removed
     DeviceId = 24,     // text: a trusted device's id, as Devices lists it
@@ -94,10 +94,10 @@ enum class ReplyStatus : std::uint8_t {
     BadRequest = 6,        // the message was well formed but its fields are not what the type needs
     InternalError = 7,     // the daemon failed (database, randomness); clients fail closed
     AlreadyEnrolled = 8,   // EnrolBegin while MFA is active
-    NoPendingEnrolment = 9,// EnrolConfirm without a pending enrolment, or after it lapsed
-    RateLimited = 10,      // too many attempts in the window; Text and RetryAfter say more
-    Locked = 11,           // the account is locked after wrong codes; Text and LockedUntil
-    Trusted = 12,          // AuthQuery: a trusted device, no code needed; Nonce unless authfail
+    NoPendingEnrolment = 9,  // EnrolConfirm without a pending enrolment, or after it lapsed
+    RateLimited = 10,        // too many attempts in the window; Text and RetryAfter say more
+    Locked = 11,             // the account is locked after wrong codes; Text and LockedUntil
+    Trusted = 12,            // AuthQuery: a trusted device, no code needed; Nonce unless authfail
 };
 
 std::string_view to_string(ReplyStatus status) noexcept;

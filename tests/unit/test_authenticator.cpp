@@ -20,7 +20,6 @@
 // cmocka last: its fail() macro would clash with the standard library headers.
 #include "cmocka_main.hpp"
 
-
 namespace {
 
 void an_unenrolled_user_needs_no_code(void**)
@@ -111,8 +110,7 @@ void a_recovery_code_works_once_in_any_typed_form(void**)
         c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
 
     assert_int_equal(verify(world, "alice", lower), proto::ReplyStatus::Ok);
-    assert_int_equal(verify(world, "alice", alice.recovery_codes[3]),
-                     proto::ReplyStatus::Rejected);
+    assert_int_equal(verify(world, "alice", alice.recovery_codes[3]), proto::ReplyStatus::Rejected);
     assert_int_equal(verify(world, "alice", alice.recovery_codes[4]), proto::ReplyStatus::Ok);
 
     const auto reply = world.ask(request(proto::MessageType::Status, "alice"));
@@ -393,7 +391,8 @@ int main()
         cmocka_unit_test(the_uri_names_issuer_user_and_secret),
         cmocka_unit_test(a_user_may_act_only_for_itself_and_root_for_anyone),
         cmocka_unit_test(a_user_recreated_with_another_uid_does_not_inherit_the_secret),
-        cmocka_unit_test(a_local_user_deleted_and_created_again_with_the_same_uid_starts_without_mfa),
+        cmocka_unit_test(
+            a_local_user_deleted_and_created_again_with_the_same_uid_starts_without_mfa),
         cmocka_unit_test(a_passwd_file_that_cannot_be_read_never_drops_an_enrolment),
         cmocka_unit_test(an_account_from_a_directory_service_is_not_judged_by_etc_passwd),
         cmocka_unit_test(the_auth_proof_opens_one_session_of_its_own_user_before_it_expires),

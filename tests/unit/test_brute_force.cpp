@@ -97,9 +97,9 @@ void the_sixth_login_from_one_address_within_a_minute_is_refused(void**)
 {
     World world;
     for (int i = 0; i < 5; ++i)
-        assert_int_equal(status_of(world.ask(preauth_from(i % 2 ? "alice" : "bob",
-                                                          "198.51.100.7"))),
-                         proto::ReplyStatus::Ok);
+        assert_int_equal(
+            status_of(world.ask(preauth_from(i % 2 ? "alice" : "bob", "198.51.100.7"))),
+            proto::ReplyStatus::Ok);
     const auto refused = world.ask(preauth_from("alice", "198.51.100.7"));
     assert_int_equal(status_of(refused), proto::ReplyStatus::RateLimited);
     assert_int_equal(*refused.get_u64(proto::Field::RetryAfter), 60);
@@ -116,9 +116,9 @@ void the_eleventh_login_for_one_user_is_refused_until_the_window_allows_never_lo
 {
     World world;
     for (int i = 0; i < 10; ++i)
-        assert_int_equal(status_of(world.ask(preauth_from("alice",
-                                                          "198.51.100." + std::to_string(i)))),
-                         proto::ReplyStatus::Ok);
+        assert_int_equal(
+            status_of(world.ask(preauth_from("alice", "198.51.100." + std::to_string(i)))),
+            proto::ReplyStatus::Ok);
     const auto refused = world.ask(preauth_from("alice", "198.51.100.77"));
     assert_int_equal(status_of(refused), proto::ReplyStatus::RateLimited);
     assert_true(refused.get(proto::Field::Text)->find("for this account") != std::string::npos);
@@ -255,7 +255,8 @@ void a_lock_earned_by_password_logins_leaves_the_console_and_key_logins_open(voi
     assert_int_equal(verify_on(world, current_code(world, alice), "ssh", nullptr),
                      proto::ReplyStatus::Locked);
 
-    const char* key = "publickey ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKey\\nkeyboard-interactive\\n";
+    const char* key =
+        "publickey ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKey\\nkeyboard-interactive\\n";
     assert_int_equal(verify_on(world, current_code(world, alice), "ssh", key),
                      proto::ReplyStatus::Ok);
     assert_int_equal(verify_on(world, alice.recovery_codes[1], "tty1", nullptr),
@@ -342,7 +343,8 @@ int main()
             the_eleventh_login_for_one_user_is_refused_until_the_window_allows_never_locked),
         cmocka_unit_test(
             guessing_over_the_password_path_does_not_hold_back_key_logins_or_the_console),
-        cmocka_unit_test(a_caller_that_is_not_root_counts_under_its_own_uid_not_the_address_it_names),
+        cmocka_unit_test(
+            a_caller_that_is_not_root_counts_under_its_own_uid_not_the_address_it_names),
         cmocka_unit_test(five_wrong_codes_lock_the_account_for_an_hour_then_it_unlocks_by_itself),
         cmocka_unit_test(setting_the_wall_clock_neither_lifts_nor_extends_a_running_lock),
         cmocka_unit_test(a_lock_survives_a_daemon_restart_with_the_time_it_had_left),

@@ -15,8 +15,7 @@ void an_empty_file_gives_the_embedded_defaults(void**)
     const auto result = parse_config("", "test.conf");
     assert_true(result.errors.empty());
     assert_string_equal(result.config.socket_path.c_str(), "/run/fotoauthd/socket");
-    assert_string_equal(result.config.database_path.c_str(),
-                        "/var/lib/fotoauthd/fotoauthd.sqlite");
+    assert_string_equal(result.config.database_path.c_str(), "/var/lib/fotoauthd/fotoauthd.sqlite");
     assert_int_equal(result.config.totp_window, 1);
     assert_int_equal(result.config.enrolment_timeout.count(), 600);
 }
@@ -50,13 +49,13 @@ void an_unknown_key_is_reported_with_file_and_line(void**)
 void bad_values_are_reported_each_with_its_line(void**)
 {
     const auto result = parse_config("totp_window = -1\n"
-                                      "totp_window = 11\n"
-                                      "totp_window = 1x\n"
-                                      "database = relative/path\n"
-                                      "enrolment_timeout = 5\n"
-                                      "just some words\n"
-                                      "issuer = a:b\n",
-                                      "f.conf");
+                                     "totp_window = 11\n"
+                                     "totp_window = 1x\n"
+                                     "database = relative/path\n"
+                                     "enrolment_timeout = 5\n"
+                                     "just some words\n"
+                                     "issuer = a:b\n",
+                                     "f.conf");
     assert_int_equal(result.errors.size(), 7);
     for (unsigned i = 0; i < result.errors.size(); ++i)
         assert_int_equal(result.errors[i].line, i + 1);

@@ -6,9 +6,11 @@
 namespace {
 
 // Two real ed25519 public keys and the fingerprints `ssh-keygen -l -E sha256` prints for them.
-constexpr const char* kKeyA = "AAAAC3NzaC1lZDI1NTE5AAAAIMRNw0p1CM2IPeKTHHM4khPOu8f1VFRB58hYXHMvwXGo";
+constexpr const char* kKeyA =
+    "AAAAC3NzaC1lZDI1NTE5AAAAIMRNw0p1CM2IPeKTHHM4khPOu8f1VFRB58hYXHMvwXGo";
 constexpr const char* kFingerprintA = "SHA256:1lbaXAvFft3hEoaxL002ODgA5wScXFDJa0unTjYwWS0";
-constexpr const char* kKeyB = "AAAAC3NzaC1lZDI1NTE5AAAAIMKNV3PdCEqAMes9dgmCYv1fokaM6LPBKRXreM/0FkJ+";
+constexpr const char* kKeyB =
+    "AAAAC3NzaC1lZDI1NTE5AAAAIMKNV3PdCEqAMes9dgmCYv1fokaM6LPBKRXreM/0FkJ+";
 
 std::string auth_info(const char* key)
 {
@@ -201,12 +203,12 @@ void root_forgets_every_device_of_a_user_as_a_password_change_will(void**)
     World world;
     const auto alice = enrol_new_device(world, "alice");
     verify_from(world, "alice", current_code(world, alice), {kKeyA});
-    assert_int_equal(status_of(world.ask(request(proto::MessageType::ForgetDevice, "alice"),
-                                         kBobUid)),
-                     proto::ReplyStatus::PermissionDenied);
-    assert_int_equal(*world.ask(request(proto::MessageType::ForgetDevice, "alice"))
-                          .get_u64(proto::Field::Count),
-                     1);
+    assert_int_equal(
+        status_of(world.ask(request(proto::MessageType::ForgetDevice, "alice"), kBobUid)),
+        proto::ReplyStatus::PermissionDenied);
+    assert_int_equal(
+        *world.ask(request(proto::MessageType::ForgetDevice, "alice")).get_u64(proto::Field::Count),
+        1);
     assert_int_equal(status_of(world.ask(query("alice", {kKeyA}))),
                      proto::ReplyStatus::CodeRequired);
 }

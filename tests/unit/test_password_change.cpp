@@ -47,16 +47,16 @@ void the_eleventh_password_change_within_ten_minutes_is_refused(void**)
 {
     World world;
     for (int i = 0; i < 10; ++i)
-        assert_int_equal(status_of(world.ask(request(proto::MessageType::PasswordChangeCheck,
-                                                     "alice"))),
-                         proto::ReplyStatus::Ok);
+        assert_int_equal(
+            status_of(world.ask(request(proto::MessageType::PasswordChangeCheck, "alice"))),
+            proto::ReplyStatus::Ok);
     const auto refused = world.ask(request(proto::MessageType::PasswordChangeCheck, "alice"));
     assert_int_equal(status_of(refused), proto::ReplyStatus::RateLimited);
     assert_true(refused.get(proto::Field::Text)->find("password change") != std::string::npos);
     world.clock.advance(600);
-    assert_int_equal(status_of(world.ask(request(proto::MessageType::PasswordChangeCheck,
-                                                 "alice"))),
-                     proto::ReplyStatus::Ok);
+    assert_int_equal(
+        status_of(world.ask(request(proto::MessageType::PasswordChangeCheck, "alice"))),
+        proto::ReplyStatus::Ok);
 }
 
 void changing_ones_own_password_forgets_devices_and_keeps_only_the_callers_session(void**)

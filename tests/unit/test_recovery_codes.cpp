@@ -94,8 +94,7 @@ void a_hash_verifies_its_own_code_only(void**)
 void the_same_code_hashes_differently_each_time(void**)
 {
     const auto normalized = *recovery::normalize("ABCD-EFGH-JKMN");
-    assert_string_not_equal(recovery::hash(normalized).c_str(),
-                            recovery::hash(normalized).c_str());
+    assert_string_not_equal(recovery::hash(normalized).c_str(), recovery::hash(normalized).c_str());
 }
 
 }  // namespace

@@ -52,7 +52,8 @@ void only_exactly_six_ascii_digits_count_as_a_code(void**)
     assert_false(totp::is_code_shape("12345\n"));
     assert_false(totp::is_code_shape(""));
     // Fullwidth digits (U+FF11..) and Arabic-Indic digits are not codes, whatever they mean.
-    assert_false(totp::is_code_shape("\xef\xbc\x91\xef\xbc\x92\xef\xbc\x93\xef\xbc\x94\xef\xbc\x95\xef\xbc\x96"));
+    assert_false(totp::is_code_shape(
+        "\xef\xbc\x91\xef\xbc\x92\xef\xbc\x93\xef\xbc\x94\xef\xbc\x95\xef\xbc\x96"));
     assert_false(totp::is_code_shape("\xd9\xa1\xd9\xa2\xd9\xa3"));
 }
 
@@ -92,8 +93,7 @@ void a_used_step_and_every_earlier_step_are_refused_as_replays(void**)
                      totp::MatchKind::Replayed);
     assert_int_equal(totp::match(kRfcSecret, previous, now, 1, step).kind,
                      totp::MatchKind::Replayed);
-    assert_int_equal(totp::match(kRfcSecret, next, now, 1, step).kind,
-                     totp::MatchKind::Accepted);
+    assert_int_equal(totp::match(kRfcSecret, next, now, 1, step).kind, totp::MatchKind::Accepted);
 }
 
 void a_wrong_code_is_wrong(void**)

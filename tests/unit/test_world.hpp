@@ -72,7 +72,7 @@ public:
         return local;
     }
     std::map<std::string, SystemAccount> accounts;
-    std::set<std::string> local;  // the names in the pretend /etc/passwd
+    std::set<std::string> local;                // the names in the pretend /etc/passwd
     std::map<std::string, std::string> shadow;  // the pretend /etc/shadow
     bool passwd_readable = true;
 };
@@ -156,7 +156,7 @@ struct Enrolled {
 };
 
 [[maybe_unused]] std::vector<std::uint8_t> begin_enrolment(World& world, const std::string& user,
-                                          const char* mode = "always")
+                                                           const char* mode = "always")
 {
     auto begin = request(proto::MessageType::EnrolBegin, user);
     begin.set(proto::Field::Mode, mode);
@@ -185,8 +185,8 @@ struct Enrolled {
     return result;
 }
 
-[[maybe_unused]] proto::ReplyStatus verify(World& world, const std::string& user, const std::string& code,
-                          uid_t peer = 0)
+[[maybe_unused]] proto::ReplyStatus verify(World& world, const std::string& user,
+                                           const std::string& code, uid_t peer = 0)
 {
     auto message = request(proto::MessageType::AuthVerify, user);
     message.set(proto::Field::Code, code);
@@ -198,7 +198,6 @@ struct Enrolled {
 {
     return totp::code_for_step(enrolled.secret, totp::step_of(world.clock.now()) + offset);
 }
-
 
 // A code that is not right at any step the daemon would accept now.
 [[maybe_unused]] std::string wrong_code(World& world, const Enrolled& enrolled)
