@@ -13,6 +13,7 @@
 
 #include <cstring>
 #include <charconv>
+#include <span>
 #include <exception>
 
 namespace fotoauthd {
@@ -41,6 +42,33 @@ std::string host_name()
 }
 
 // Percent-encoding for the label and issuer of an otpauth URI.
+// Lines joined by '\n', as many as fit into one message with room to spare; when some had to be
+// left out, the last line is the word "truncated" (docs/protocol.md).
+std::string lines_within_one_message(const std::vector<std::string>& lines)
+{
+    constexpr std::size_t kRoom = fotostudio::protocol::kMaxMessageSize - 64;
+    std::string text;
+    for (const auto& line : lines) {
+        if (text.size() + line.size() + 1 + 10 > kRoom)
+            return text + "truncated";
+        text += line + "\n";
+    }
+    if (!text.empty())
+        text.pop_back();
+    return text;
+}
+
+std::string hex(std::span<const std::uint8_t> bytes)
+{
+    static constexpr char kHex[] = "0123456789abcdef";
+    std::string text;
+    for (std::uint8_t byte : bytes) {
+        text += kHex[byte >> 4];
+        text += kHex[byte & 0x0f];
+    }
+    return text;
+}
+
 std::string uri_escape(std::string_view text)
 {
     static constexpr char kHex[] = "0123456789ABCDEF";
@@ -277,17 +305,16 @@ Message Authenticator::account_check(const Target& target, const Message& reques
 Message Authenticator::devices(const Target& target)
 {
     const auto account = enrolled_account(target);
-    Message reply = make_reply(ReplyStatus::Ok);
-    std::string entries;
+    std::vector<std::string> lines;
     if (account) {
         for (const auto& device : store_.devices(*account, clock_.now()))
-            entries += std::to_string(device.id) + "\t" + device.kind + "\t" + device.label + "\t" +
-                       std::to_string(device.first_used) + "\t" + std::to_string(device.last_used) +
-                       "\t" + std::to_string(device.expires_at) + "\n";
+            lines.push_back(std::to_string(device.id) + "\t" + device.kind + "\t" + device.label +
+                            "\t" + std::to_string(device.first_used) + "\t" +
+                            std::to_string(device.last_used) + "\t" +
+                            std::to_string(device.expires_at));
     }
-    if (!entries.empty())
-        entries.pop_back();
-    reply.set(Field::Entries, entries);
+    Message reply = make_reply(ReplyStatus::Ok);
+    reply.set(Field::Entries, lines_within_one_message(lines));
     return reply;
 }
 
@@ -366,26 +393,14 @@ void Authenticator::remember(std::int64_t account, const char* event, const Mess
 Message Authenticator::history(const Target& target)
 {
     const auto account = account_of(target, false);
-    std::string entries;
-    bool cut = false;
+    std::vector<std::string> lines;
     if (account) {
-        for (const auto& entry : store_.history(*account)) {
-            std::string line = std::to_string(entry.at) + "\t" + entry.event + "\t" +
-                               entry.service + "\t" + entry.source + "\t" + entry.detail + "\n";
-            // Newest first, as many as one message holds.
-            if (entries.size() + line.size() > fotostudio::protocol::kMaxMessageSize - 64) {
-                cut = true;
-                break;
-            }
-            entries += line;
-        }
+        for (const auto& entry : store_.history(*account))
+            lines.push_back(std::to_string(entry.at) + "\t" + entry.event + "\t" + entry.service +
+                            "\t" + entry.source + "\t" + entry.detail);
     }
-    if (cut)
-        entries += "truncated";
-    else if (!entries.empty())
-        entries.pop_back();
     Message reply = make_reply(ReplyStatus::Ok);
-    reply.set(Field::Entries, entries);
+    reply.set(Field::Entries, lines_within_one_message(lines));
     return reply;
 }
 
@@ -397,12 +412,35 @@ Message Authenticator::password_change_check(const Target& target)
 Message Authenticator::password_changed(const Caller& caller, const Target& target,
                                         const Message& request)
 {
+    // Only root reports password changes: passwd is setuid root, and pam_unix changes a local
+    // password only as root. A user's own report would let them end processes (sudo'd ones,
+    // even root's) that carry their login's audit session, and would hide a reset made
+    // outside PAM from the check at the next login.
+    if (caller.uid != 0) {
+        log::warning("Refused a password change report from a user",
+                     {user_field(target.account), {"PEER_UID", std::to_string(caller.uid)}});
+        return make_reply(ReplyStatus::PermissionDenied, "only root reports password changes");
+    }
+    // For an enrolled local account, the shadow hash must really have changed.
+    if (const auto account = account_of(target, false)) {
+        const std::string stored = store_.shadow_digest(*account);
+        if (!stored.empty() && stored == shadow_digest_of(target.account.name)) {
+            log::warning("A password change was reported but the password did not change, "
+                         "ignoring",
+                         {user_field(target.account), {"PEER_PID", std::to_string(caller.pid)}});
+            Message unchanged = make_reply(ReplyStatus::Ok);
+            unchanged.set_u64(Field::Count, 0);
+            unchanged.set_u64(Field::DeviceCount, 0);
+            return unchanged;
+        }
+    }
+
     // Who changed the password: passwd runs setuid root, so the peer is root; its real uid is
     // the person who ran it. The kernel's word beats the module's, which is only a fallback.
     uid_t changed_by = caller.uid;
     if (const auto real = real_uid_of(caller.pid))
         changed_by = *real;
-    else if (const auto reported = request.get_u64(Field::CallerUid); reported && caller.uid == 0)
+    else if (const auto reported = request.get_u64(Field::CallerUid))
         changed_by = static_cast<uid_t>(*reported);
 
     const bool own = changed_by == target.account.uid;
@@ -456,13 +494,19 @@ std::string Authenticator::shadow_digest_of(const std::string& name)
     hmac_sha256_update(&context, hash->size(), reinterpret_cast<const std::uint8_t*>(hash->data()));
     std::uint8_t digest[SHA256_DIGEST_SIZE];
     hmac_sha256_digest(&context, sizeof(digest), digest);
-    static constexpr char kHex[] = "0123456789abcdef";
-    std::string text;
-    for (std::uint8_t byte : digest) {
-        text += kHex[byte >> 4];
-        text += kHex[byte & 0x0f];
-    }
-    return text;
+    return shadow_key_id() + ":" + hex(digest);
+}
+
+std::string Authenticator::shadow_key_id() const
+{
+    // Names the key, so that digests made with a lost or replaced key are told apart from a
+    // changed password.
+    hmac_sha256_ctx context;
+    hmac_sha256_set_key(&context, shadow_key_.size(), shadow_key_.data());
+    hmac_sha256_update(&context, 6, reinterpret_cast<const std::uint8_t*>("key-id"));
+    std::uint8_t digest[SHA256_DIGEST_SIZE];
+    hmac_sha256_digest(&context, sizeof(digest), digest);
+    return hex(std::span<const std::uint8_t>(digest, 4));
 }
 
 void Authenticator::notice_password_change_outside_pam(const Caller& caller, const Target& target,
@@ -477,6 +521,13 @@ void Authenticator::notice_password_change_outside_pam(const Caller& caller, con
     if (stored == digest)
         return;
     if (stored.empty()) {
+        store_.set_shadow_digest(account, digest);
+        return;
+    }
+    if (stored.substr(0, stored.find(':')) != shadow_key_id()) {
+        log::warning("The shadow digest was made with another key; taking the current password "
+                     "as the new baseline",
+                     {user_field(target.account)});
         store_.set_shadow_digest(account, digest);
         return;
     }
@@ -859,18 +910,7 @@ Message Authenticator::administer(const Caller& caller, const Message& request)
 
     Message reply = make_reply(ReplyStatus::Ok);
     if (request.type() == MessageType::Lockouts) {
-        std::string entries;
-        for (const auto& line : guard_.listing())
-            entries += line + "\n";
-        if (!entries.empty())
-            entries.pop_back();
-        // Keep the answer inside one message; a listing that long is cut, and says so.
-        if (entries.size() > fotostudio::protocol::kMaxMessageSize - 64) {
-            entries.resize(fotostudio::protocol::kMaxMessageSize - 64);
-            entries.resize(entries.rfind('\n') + 1);
-            entries += "truncated";
-        }
-        reply.set(Field::Entries, entries);
+        reply.set(Field::Entries, lines_within_one_message(guard_.listing()));
         return reply;
     }
 

@@ -106,6 +106,7 @@ private:
     void notice_password_change_outside_pam(const Caller& caller, const Target& target,
                                             std::int64_t account);
     std::string shadow_digest_of(const std::string& name);
+    std::string shadow_key_id() const;
     Attempt describe_attempt(const Caller& caller, const Message& request, std::string user,
                              bool resolves, std::optional<std::int64_t> account) const;
     std::optional<std::int64_t> enrolled_account(const Target& target);

@@ -10,6 +10,7 @@
 #include "totp.hpp"
 #include "user_directory.hpp"
 
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -69,6 +70,17 @@ int parse_arguments(int argc, char** argv, Arguments& arguments)
     return -1;
 }
 
+// Connections and the processes a password change waits for each hold a descriptor: take the
+// hard limit rather than the default soft one (1024).
+void raise_descriptor_limit()
+{
+    rlimit limit{};
+    if (getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur < limit.rlim_max) {
+        limit.rlim_cur = limit.rlim_max;
+        (void)setrlimit(RLIMIT_NOFILE, &limit);
+    }
+}
+
 }  // namespace
 
 int main(int argc, char** argv)
@@ -92,6 +104,7 @@ int main(int argc, char** argv)
 
     // Everything the daemon creates (database, journal files) is private unless chmod'ed.
     umask(077);
+    raise_descriptor_limit();
     try {
         fotoauthd::totp::init();
         fotoauthd::SqliteStore store(loaded.config.database_path);

@@ -44,6 +44,13 @@ std::string errno_text(int error)
     return std::strerror(error);
 }
 
+std::int64_t monotonic_now_ms()
+{
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+               std::chrono::steady_clock::now().time_since_epoch())
+        .count();
+}
+
 void make_parent_directory(const std::string& path)
 {
     const auto slash = path.rfind('/');
@@ -165,7 +172,9 @@ Server::Server(Authenticator& authenticator, int listen_fd)
 
 int Server::on_tick(sd_event_source* source, uint64_t, void* data)
 {
-    static_cast<Server*>(data)->authenticator_.tick();
+    auto* server = static_cast<Server*>(data);
+    server->authenticator_.tick();
+    (void)sd_event_source_set_enabled(server->listen_source_, SD_EVENT_ON);
     (void)sd_event_source_set_time_relative(source, 1'000'000);
     return 0;
 }
@@ -224,8 +233,17 @@ void Server::accept_one()
 {
     const int fd = ::accept4(listen_fd_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd < 0) {
-        if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
-            log::warning("accept failed, ignoring", {{"ERROR", errno_text(errno)}});
+        const int error = errno;
+        if (error == EAGAIN || error == EINTR || error == ECONNABORTED)
+            return;
+        // Out of descriptors: stop accepting until the next tick instead of spinning on a
+        // listening socket that stays readable.
+        if (error == EMFILE || error == ENFILE)
+            (void)sd_event_source_set_enabled(listen_source_, SD_EVENT_OFF);
+        std::size_t held_back = 0;
+        if (refusal_log_.allow("accept", monotonic_now_ms(), held_back))
+            log::warning("accept failed, ignoring",
+                         {{"ERROR", errno_text(error)}, {"HELD_BACK", std::to_string(held_back)}});
         return;
     }
     ucred peer{};
@@ -237,10 +255,7 @@ void Server::accept_one()
     }
     if (!has_room_for(peer.uid)) {
         std::size_t held_back = 0;
-        if (refusal_log_.allow("connections:" + std::to_string(peer.uid),
-                               std::chrono::duration_cast<std::chrono::milliseconds>(
-                                   std::chrono::steady_clock::now().time_since_epoch())
-                                   .count(),
+        if (refusal_log_.allow("connections:" + std::to_string(peer.uid), monotonic_now_ms(),
                                held_back))
             log::warning(
                 "Too many open connections for this peer, closing a new one",
@@ -315,9 +330,7 @@ void Server::serve(Connection& connection)
                                             ? std::string_view("a reply sent as a request")
                                             : proto::to_string(decoded.error);
         std::size_t held_back = 0;
-        const auto now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                                std::chrono::steady_clock::now().time_since_epoch())
-                                .count();
+        const auto now_ms = monotonic_now_ms();
         if (refusal_log_.allow("malformed:" + std::to_string(connection.caller.uid), now_ms,
                                held_back))
             log::warning("Malformed request, closing the connection",
@@ -332,9 +345,15 @@ void Server::serve(Connection& connection)
     }
 
     std::vector<std::uint8_t> bytes;
-    if (!reply.encode(bytes) ||
-        ::send(connection.fd, bytes.data(), bytes.size(), MSG_DONTWAIT | MSG_NOSIGNAL) !=
-            static_cast<ssize_t>(bytes.size())) {
+    if (!reply.encode(bytes)) {
+        // Every answer is built to fit; one that does not is a bug, answered as an error.
+        log::error("An answer did not fit into one message, answering internal-error",
+                   {{"PEER_UID", std::to_string(connection.caller.uid)}});
+        (void)proto::make_reply(proto::ReplyStatus::InternalError, "answer too large")
+            .encode(bytes);
+    }
+    if (::send(connection.fd, bytes.data(), bytes.size(), MSG_DONTWAIT | MSG_NOSIGNAL) !=
+        static_cast<ssize_t>(bytes.size())) {
         // A client that does not read its answers is not waited for.
         keep_open = false;
     }

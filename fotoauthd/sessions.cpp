@@ -159,6 +159,12 @@ std::size_t ProcfsSessionEnder::end_sessions(const EndSessionsRequest& request)
             continue;
         }
         ended.insert(ids->session);
+        // Each waiting process holds a descriptor; past the cap, no grace time is given.
+        if (pending_.size() >= kMaxPending) {
+            (void)pidfd_send_signal(pidfd, SIGKILL);
+            ::close(pidfd);
+            continue;
+        }
         pending_.push_back({pidfd, monotonic_ms() + kGraceMs});
     }
     closedir(directory);

@@ -54,6 +54,7 @@ public:
     const char* name() const override { return "procfs"; }
 
     static constexpr std::int64_t kGraceMs = 3000;
+    static constexpr std::size_t kMaxPending = 256;
 
 private:
     struct Pending {

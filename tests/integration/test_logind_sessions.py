@@ -71,10 +71,14 @@ def logind(bus, sessions):
 
 
 def password_changed_by_the_user(user, socket_path):
-    """PasswordChanged sent by a process running as `user`, as after `passwd` run by the user."""
+    """PasswordChanged sent as `passwd` run by the user sends it: setuid root, so the peer's
+    effective uid is root and its real uid the user's (the daemon reads the latter from /proc)."""
+    script = ("import os, sys\n"
+              f"os.setresuid({user.uid}, 0, 0)\n"
+              "sys.argv = sys.argv[1:]\n"
+              "exec(sys.argv[0])\n")
     result = subprocess.run(
-        ["runuser", "-u", user.name, "--", "/usr/bin/python3", "-c", CLIENT, str(TESTS_DIR),
-         str(socket_path), user.name],
+        ["/usr/bin/python3", "-c", script, CLIENT, str(TESTS_DIR), str(socket_path), user.name],
         capture_output=True, text=True, timeout=30)
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout)

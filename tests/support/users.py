@@ -1,6 +1,7 @@
 """Creates uniquely named local accounts for a test and removes them afterwards, even on failure."""
 import secrets
 import subprocess
+import time
 
 
 class TestUser:
@@ -18,11 +19,17 @@ class TestUser:
         return self
 
     def remove(self):
-        if self.created:
+        if not self.created:
+            return
+        # userdel refuses while the killed processes are still exiting: try again a few times.
+        for _ in range(50):
             subprocess.run(["pkill", "-KILL", "-u", self.name], check=False)
-            subprocess.run(["userdel", "--remove", self.name], check=False,
-                           stderr=subprocess.DEVNULL)
-            self.created = False
+            result = subprocess.run(["userdel", "--remove", self.name], check=False,
+                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            if result.returncode in (0, 6):  # 6: the user does not exist (any more)
+                break
+            time.sleep(0.1)
+        self.created = False
 
     @property
     def uid(self):

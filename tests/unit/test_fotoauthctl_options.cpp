@@ -1,6 +1,6 @@
 // The command line of fotoauthctl: options before or after the verb, defaults, every usage
 // error explained in words; the rule on whom a caller may act for; the root verbs, their word
-// after the verb, and which addresses unblock takes; the device verbs and mfa mode.
+// after the verb, and which addresses unblock takes; the device verbs, mfa mode and history.
 #include "account.hpp"
 #include "options.hpp"
 
@@ -205,6 +205,23 @@ void the_help_names_the_device_verbs_and_mfa_mode(void**)
     assert_true(contains(help, "AuthenticationMethods publickey,keyboard-interactive"));
 }
 
+void history_is_a_verb_for_any_account_that_takes_user_and_nothing_else(void**)
+{
+    const auto own = parse({"history"});
+    assert_true(own.invocation.has_value());
+    assert_int_equal(own.invocation->verb, ctl::Verb::History);
+    assert_false(own.invocation->user.has_value());
+    const auto other = parse({"history", "--user", "bob"});
+    assert_true(other.invocation.has_value());
+    assert_string_equal(other.invocation->user->c_str(), "bob");
+    assert_false(ctl::is_root_verb(ctl::Verb::History));
+
+    assert_true(contains(parse({"history", "bob"}).error, "unexpected word 'bob'"));
+    assert_true(contains(parse({"history", "--all"}).error, "--all only applies"));
+    assert_true(contains(parse({"history", "--mode", "always"}).error, "--mode only applies"));
+    assert_true(contains(std::string(ctl::help_text()), "  history "));
+}
+
 void a_word_quoted_back_in_an_error_cannot_drive_the_terminal(void**)
 {
     const auto parsed = parse({"\x1b]0;owned\x07"});
@@ -346,6 +363,7 @@ int main()
         cmocka_unit_test(devices_lists_and_devices_forget_takes_an_id_or_all),
         cmocka_unit_test(a_device_id_is_a_positive_whole_number_that_fits_the_daemons_ids),
         cmocka_unit_test(the_help_names_the_device_verbs_and_mfa_mode),
+        cmocka_unit_test(history_is_a_verb_for_any_account_that_takes_user_and_nothing_else),
         cmocka_unit_test(a_word_quoted_back_in_an_error_cannot_drive_the_terminal),
         cmocka_unit_test(without_user_option_the_caller_acts_for_itself),
         cmocka_unit_test(a_user_may_name_itself),

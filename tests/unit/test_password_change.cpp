@@ -13,8 +13,10 @@ namespace {
 
 constexpr const char* kKey = "AAAAC3NzaC1lZDI1NTE5AAAAIMRNw0p1CM2IPeKTHHM4khPOu8f1VFRB58hYXHMvwXGo";
 
-proto::Message changed(const std::string& user, uid_t caller_uid)
+// What passwd's PAM stack reports after pam_unix wrote a new hash into the (pretend) shadow file.
+proto::Message changed(World& world, const std::string& user, uid_t caller_uid)
 {
+    world.users.shadow[user] += "-changed";
     auto message = request(proto::MessageType::PasswordChanged, user);
     message.set_u64(proto::Field::CallerUid, caller_uid);
     return message;
@@ -65,7 +67,7 @@ void changing_ones_own_password_forgets_devices_and_keeps_only_the_callers_sessi
     trust_key(world, "alice");
     assert_int_equal(key_query(world, "alice"), proto::ReplyStatus::Trusted);
 
-    const auto reply = world.ask(changed("alice", kAliceUid));
+    const auto reply = world.ask(changed(world, "alice", kAliceUid));
     assert_int_equal(status_of(reply), proto::ReplyStatus::Ok);
     assert_int_equal(*reply.get_u64(proto::Field::DeviceCount), 1);
     assert_int_equal(key_query(world, "alice"), proto::ReplyStatus::CodeRequired);
@@ -80,7 +82,7 @@ void when_root_changes_a_users_password_every_session_of_that_user_ends(void**)
 {
     World world;
     enrol(world, "alice");
-    world.ask(changed("alice", 0));
+    world.ask(changed(world, "alice", 0));
     assert_int_equal(world.sessions.requests.size(), 1);
     assert_false(world.sessions.requests[0].keep_callers_session);
 }
@@ -88,18 +90,51 @@ void when_root_changes_a_users_password_every_session_of_that_user_ends(void**)
 void a_user_without_mfa_still_has_the_other_sessions_ended(void**)
 {
     World world;
-    const auto reply = world.ask(changed("bob", kBobUid), kBobUid);
+    const auto reply = world.ask(changed(world, "bob", kBobUid));
     assert_int_equal(status_of(reply), proto::ReplyStatus::Ok);
     assert_int_equal(world.sessions.requests.size(), 1);
     assert_int_equal(world.sessions.requests[0].uid, kBobUid);
 }
 
-void a_user_cannot_report_a_password_change_of_someone_else(void**)
+void only_root_reports_password_changes_not_even_users_for_themselves(void**)
 {
+    // A user's own report would have root end processes the user may not signal (sudo'd ones
+    // in the same audit session) and hide a reset made outside PAM from the next login.
     World world;
-    assert_int_equal(status_of(world.ask(changed("alice", kBobUid), kBobUid)),
+    enrol(world, "alice");
+    assert_int_equal(status_of(world.ask(changed(world, "alice", kAliceUid), kAliceUid)),
+                     proto::ReplyStatus::PermissionDenied);
+    assert_int_equal(status_of(world.ask(changed(world, "alice", kBobUid), kBobUid)),
                      proto::ReplyStatus::PermissionDenied);
     assert_true(world.sessions.requests.empty());
+}
+
+void a_report_without_a_new_password_hash_ends_nothing(void**)
+{
+    World world;
+    trust_key(world, "alice");
+    const auto reply = world.ask(request(proto::MessageType::PasswordChanged, "alice"));
+    assert_int_equal(status_of(reply), proto::ReplyStatus::Ok);
+    assert_int_equal(*reply.get_u64(proto::Field::Count), 0);
+    assert_true(world.sessions.requests.empty());
+    assert_int_equal(key_query(world, "alice"), proto::ReplyStatus::Trusted);
+}
+
+void a_replaced_digest_key_takes_the_current_passwords_as_the_new_baseline(void**)
+{
+    World world;
+    trust_key(world, "alice");
+    world.ask(request(proto::MessageType::Preauth, "alice"));
+    // The database restored without its key: a new key makes every stored digest look changed.
+    world.shadow_key.assign(32, 9);
+    world.restart();
+    world.ask(request(proto::MessageType::Preauth, "alice"));
+    assert_true(world.sessions.requests.empty());
+    assert_int_equal(key_query(world, "alice"), proto::ReplyStatus::Trusted);
+    // And a real change after that is noticed again.
+    world.users.shadow["alice"] += "-reset";
+    world.ask(request(proto::MessageType::Preauth, "alice"));
+    assert_int_equal(world.sessions.requests.size(), 1);
 }
 
 void a_password_changed_outside_pam_is_noticed_at_the_next_login(void**)
@@ -126,7 +161,7 @@ void a_password_changed_through_pam_is_not_noticed_a_second_time_at_login(void**
     World world;
     enrol(world, "alice");
     world.users.shadow["alice"] = "$y$j9T$alice$changed-by-passwd";
-    world.ask(changed("alice", kAliceUid));
+    world.ask(changed(world, "alice", kAliceUid));
     world.ask(request(proto::MessageType::Preauth, "alice"));
     assert_int_equal(world.sessions.requests.size(), 1);
 }
@@ -241,7 +276,9 @@ int main()
             changing_ones_own_password_forgets_devices_and_keeps_only_the_callers_session),
         cmocka_unit_test(when_root_changes_a_users_password_every_session_of_that_user_ends),
         cmocka_unit_test(a_user_without_mfa_still_has_the_other_sessions_ended),
-        cmocka_unit_test(a_user_cannot_report_a_password_change_of_someone_else),
+        cmocka_unit_test(only_root_reports_password_changes_not_even_users_for_themselves),
+        cmocka_unit_test(a_report_without_a_new_password_hash_ends_nothing),
+        cmocka_unit_test(a_replaced_digest_key_takes_the_current_passwords_as_the_new_baseline),
         cmocka_unit_test(a_password_changed_outside_pam_is_noticed_at_the_next_login),
         cmocka_unit_test(a_password_changed_through_pam_is_not_noticed_a_second_time_at_login),
         cmocka_unit_test(the_procfs_ender_hits_only_the_users_other_audit_sessions),

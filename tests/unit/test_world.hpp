@@ -95,6 +95,7 @@ struct World {
     FixedClock clock;
     FakeUsers users;
     RecordingSessionEnder sessions;
+    std::vector<std::uint8_t> shadow_key = std::vector<std::uint8_t>(32, 7);
     std::unique_ptr<SqliteStore> store;
     std::unique_ptr<Authenticator> daemon;
 
@@ -116,8 +117,8 @@ struct World {
         daemon.reset();
         store.reset();
         store = std::make_unique<SqliteStore>((dir / "state" / "db.sqlite").string());
-        daemon = std::make_unique<Authenticator>(config, *store, users, clock, sessions,
-                                                 std::vector<std::uint8_t>(32, 7));
+        daemon =
+            std::make_unique<Authenticator>(config, *store, users, clock, sessions, shadow_key);
     }
 
     proto::Message ask(proto::Message request, uid_t peer = 0)
