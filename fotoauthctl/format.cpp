@@ -28,19 +28,28 @@ std::size_t cut_point(std::string_view text, std::size_t max_bytes) noexcept
     return cut;
 }
 
-}  // namespace
-
-std::string format_local_time(std::uint64_t unix_time)
+std::string format_local(std::uint64_t unix_time, const char* format)
 {
     const auto latest = static_cast<std::uint64_t>(std::numeric_limits<std::time_t>::max());
     const auto seconds = static_cast<std::time_t>(std::min(unix_time, latest));
 
     std::tm local{};
     char text[64];
-    if (!::localtime_r(&seconds, &local) ||
-        std::strftime(text, sizeof(text), "%Y-%m-%d %H:%M %Z", &local) == 0)
+    if (!::localtime_r(&seconds, &local) || std::strftime(text, sizeof(text), format, &local) == 0)
         return "unix time " + std::to_string(unix_time);
     return text;
+}
+
+}  // namespace
+
+std::string format_local_time(std::uint64_t unix_time)
+{
+    return format_local(unix_time, "%Y-%m-%d %H:%M %Z");
+}
+
+std::string format_local_time_with_seconds(std::uint64_t unix_time)
+{
+    return format_local(unix_time, "%Y-%m-%d %H:%M:%S %Z");
 }
 
 std::string describe_duration(std::uint64_t seconds)

@@ -15,6 +15,10 @@ namespace fotostudio::ctl {
 // "YYYY-MM-DD HH:MM ZONE" in the local time zone (TZ), e.g. "2026-12-04 16:41 CET".
 std::string format_local_time(std::uint64_t unix_time);
 
+// The same with the seconds, "2026-12-04 16:41:07 CET": for a history, where a refused and a
+// passed login often fall in one minute.
+std::string format_local_time_with_seconds(std::uint64_t unix_time);
+
 // A span of time in words, rounded to the unit that reads best: "45 seconds", "10 minutes",
 // "24 hours".
 std::string describe_duration(std::uint64_t seconds);

@@ -41,6 +41,8 @@ int run(const Invocation& invocation)
         return run_mfa_mode(invocation);
     case Verb::Status:
         return run_status(invocation);
+    case Verb::History:
+        return run_history(invocation);
     case Verb::Devices:
         return run_devices(invocation);
     case Verb::DevicesForget:

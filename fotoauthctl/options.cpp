@@ -179,6 +179,8 @@ private:
         const std::string_view verb = words_[0];
         if (verb == "status" || verb == "help")
             return expect_words(1) && choose(verb == "status" ? Verb::Status : Verb::Help);
+        if (verb == "history")
+            return expect_words(1) && choose(Verb::History);
         if (verb == "mfa")
             return choose_mfa_verb();
         if (verb == "devices")
@@ -318,6 +320,7 @@ std::string_view verb_name(Verb verb) noexcept
     case Verb::MfaEnable: return "mfa enable";
     case Verb::MfaMode: return "mfa mode";
     case Verb::Status: return "status";
+    case Verb::History: return "history";
     case Verb::Devices: return "devices";
     case Verb::DevicesForget: return "devices forget";
     case Verb::Lockouts: return "lockouts";
@@ -386,8 +389,10 @@ std::string_view help_text() noexcept
            "  mfa mode MODE     change how often a code is asked ('always' or 'new-device', see\n"
            "                    --mode), confirmed with a current code; 'always' forgets every\n"
            "                    trusted device\n"
-           "  status            show whether MFA is on, its mode, the trusted devices and the\n"
-           "                    recovery codes left\n"
+           "  status            show whether MFA is on, its mode, the trusted devices, the\n"
+           "                    recovery codes left and the latest logins and changes\n"
+           "  history           list the account's recent logins, refused logins and security\n"
+           "                    changes (password, mode, devices), newest first\n"
            "  devices           list the trusted devices: their logins are not asked for a code\n"
            "  devices forget ID\n"
            "                    forget one trusted device; its next login asks for a code\n"

@@ -4,8 +4,8 @@
 //   fotoauthctl [--socket PATH] [--timeout MS] VERB [--user NAME] [VERB OPTIONS]
 //   fotoauthctl [--socket PATH] [--timeout MS] lockouts | unlock USER | unblock ADDRESS
 //
-// where VERB is "mfa enable [--mode MODE]", "mfa mode MODE", "status", "devices", "devices forget
-// ID" or "devices forget --all".
+// where VERB is "mfa enable [--mode MODE]", "mfa mode MODE", "status", "history", "devices",
+// "devices forget ID" or "devices forget --all".
 //
 // Options are accepted before or after the verb, as "--name value" or "--name=value".
 #pragma once
@@ -26,6 +26,7 @@ enum class Verb {
     MfaEnable,
     MfaMode,
     Status,
+    History,
     Devices,
     DevicesForget,
     Lockouts,

@@ -1,5 +1,6 @@
 // fotoauthctl status [--user NAME]: whether MFA is active, since when, in which mode, how many
-// devices are trusted and how many recovery codes are left; or how to turn it on.
+// devices are trusted and how many recovery codes are left, or how to turn it on; then the
+// newest entries of the account's history, so that a login the user did not make stands out.
 #include "daemon_request.hpp"
 #include "exit_codes.hpp"
 #include "format.hpp"
@@ -88,6 +89,14 @@ int run_status(const Invocation& invocation)
         return kFailure;
     }
     std::fputs(text->c_str(), stdout);
+
+    // Asked after the status is printed: when only the history fails, the status still shows.
+    HistoryList history;
+    if (const int status = ask_history(invocation, *target.user, history))
+        return status;
+    std::fputs(("\n" + render_recent_activity(history, *target.user)).c_str(), stdout);
+    if (!history.unreadable.empty())
+        return report_unreadable(history.unreadable.size());
     return kSuccess;
 }
 

@@ -2,9 +2,11 @@
 #pragma once
 
 #include "account.hpp"
+#include "history_entries.hpp"
 #include "options.hpp"
 #include "protocol.hpp"
 
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -30,6 +32,16 @@ int run_status(const Invocation& invocation);
 
 // The text status prints for an Ok answer to Status, or nothing when fields are missing.
 std::optional<std::string> render_status(const protocol::Message& reply, const TargetUser& user);
+
+// fotoauthctl history: history.cpp
+int run_history(const Invocation& invocation);
+
+// Asks fotoauthd for the history of user into list. On failure says why on stderr and returns
+// the exit code; kSuccess otherwise.
+int ask_history(const Invocation& invocation, const TargetUser& user, HistoryList& list);
+
+// What a verb says on stderr and returns after printing a list with lines it could not read.
+int report_unreadable(std::size_t count);
 
 // fotoauthctl devices, devices forget ID|--all: devices.cpp
 int run_devices(const Invocation& invocation);

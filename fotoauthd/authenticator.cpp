@@ -182,11 +182,11 @@ Message Authenticator::dispatch(const Caller& caller, const Message& request)
     case MessageType::AuthVerify: return auth_verify(caller, *target, request);
     case MessageType::SessionOpen: return session_open(*target, request);
     case MessageType::EnrolBegin: return enrol_begin(*target, request);
-    case MessageType::EnrolConfirm: return enrol_confirm(*target, request);
+    case MessageType::EnrolConfirm: return enrol_confirm(caller, *target, request);
     case MessageType::Status: return status(*target);
-    case MessageType::AccountCheck: return account_check(*target, request);
+    case MessageType::AccountCheck: return account_check(caller, *target, request);
     case MessageType::Devices: return devices(*target);
-    case MessageType::ForgetDevice: return forget_device(*target, request);
+    case MessageType::ForgetDevice: return forget_device(caller, *target, request);
     case MessageType::SetMode: return set_mode(caller, *target, request);
     case MessageType::PasswordChangeCheck: return password_change_check(*target);
     case MessageType::PasswordChanged: return password_changed(caller, *target, request);
@@ -278,7 +278,8 @@ Message Authenticator::login_of_unknown_name(const Caller& caller, const Message
     return answer(guard_.admit_login(attempt));
 }
 
-Message Authenticator::account_check(const Target& target, const Message& request)
+Message Authenticator::account_check(const Caller& caller, const Target& target,
+                                     const Message& request)
 {
     const auto account = enrolled_account(target);
     if (!account)
@@ -293,7 +294,7 @@ Message Authenticator::account_check(const Target& target, const Message& reques
         found->second.expires_at > clock_.now())
         return make_reply(ReplyStatus::Ok);
 
-    remember(*account, "login-refused", request, "no verification code in this login");
+    remember(caller, *account, "login-refused", request, "no verification code in this login");
     log::info("Login refused: no verification code in this login",
               {user_field(target.account),
                {"SERVICE", log::printable(request.get(Field::Service).value_or(""))}});
@@ -318,7 +319,8 @@ Message Authenticator::devices(const Target& target)
     return reply;
 }
 
-Message Authenticator::forget_device(const Target& target, const Message& request)
+Message Authenticator::forget_device(const Caller& caller, const Target& target,
+                                     const Message& request)
 {
     const auto account = account_of(target, false);
     std::optional<std::int64_t> id;
@@ -331,7 +333,8 @@ Message Authenticator::forget_device(const Target& target, const Message& reques
     }
     const std::size_t forgotten = account ? store_.forget_devices(*account, id) : 0;
     if (forgotten > 0)
-        remember(*account, "devices-forgotten", request, std::to_string(forgotten) + " forgotten");
+        remember(caller, *account, "devices-forgotten", request,
+                 std::to_string(forgotten) + " forgotten");
     if (forgotten > 0)
         log::audit("device-revoked",
                    id ? "Trusted device forgotten" : "Every trusted device forgotten",
@@ -368,7 +371,7 @@ Message Authenticator::set_mode(const Caller& caller, const Target& target, cons
     store_.set_mode(*account, *mode);
     const std::size_t forgotten =
         *mode == VerificationMode::Always ? store_.forget_devices(*account, std::nullopt) : 0;
-    remember(*account, "mode-changed", request, std::string("now ") + to_string(*mode));
+    remember(caller, *account, "mode-changed", request, std::string("now ") + to_string(*mode));
     log::audit("mode-changed", "Verification mode changed",
                {user_field(target.account),
                 {"MODE", to_string(*mode)},
@@ -378,14 +381,17 @@ Message Authenticator::set_mode(const Caller& caller, const Target& target, cons
     return reply;
 }
 
-void Authenticator::remember(std::int64_t account, const char* event, const Message& request,
-                             std::string detail)
+void Authenticator::remember(const Caller& caller, std::int64_t account, const char* event,
+                             const Message& request, std::string detail)
 {
     HistoryEntry entry;
     entry.at = clock_.now();
     entry.event = event;
     entry.service = log::printable(request.get(Field::Service).value_or(""), 32);
-    entry.source = log::printable(request.get(Field::RemoteHost).value_or(""), 64);
+    // Only sshd and login (root) are believed about where a login came from; a user's own
+    // process is shown as what it is, so that nobody can write made-up sources into a history.
+    entry.source = caller.uid == 0 ? log::printable(request.get(Field::RemoteHost).value_or(""), 64)
+                                   : "local process of uid " + std::to_string(caller.uid);
     entry.detail = log::printable(detail, 120);
     store_.record_history(account, entry, kHistoryLength);
 }
@@ -444,7 +450,8 @@ Message Authenticator::password_changed(const Caller& caller, const Target& targ
         changed_by = static_cast<uid_t>(*reported);
 
     const bool own = changed_by == target.account.uid;
-    const auto outcome = after_password_change(target, changed_by, caller.pid, own, "pam");
+    const auto outcome = after_password_change(target, changed_by, caller.pid, own, "pam",
+                                               request.get(Field::Service).value_or(""));
     Message reply = make_reply(ReplyStatus::Ok);
     reply.set_u64(Field::Count, outcome.sessions);
     reply.set_u64(Field::DeviceCount, outcome.devices);
@@ -453,7 +460,8 @@ Message Authenticator::password_changed(const Caller& caller, const Target& targ
 
 Authenticator::ChangeOutcome
 Authenticator::after_password_change(const Target& target, uid_t changed_by, pid_t caller_pid,
-                                     bool keep_callers_session, const char* reason)
+                                     bool keep_callers_session, const char* reason,
+                                     std::string_view service)
 {
     ChangeOutcome outcome;
     const auto account = account_of(target, false);
@@ -468,7 +476,9 @@ Authenticator::after_password_change(const Target& target, uid_t changed_by, pid
         const std::string who = std::string(reason) == "outside-pam"
                                     ? std::string("outside PAM")
                                     : "by uid " + std::to_string(changed_by);
-        remember(*account, "password-changed", Message(MessageType::PasswordChanged),
+        Message change(MessageType::PasswordChanged);
+        change.set(Field::Service, service);
+        remember(Caller{0, 0}, *account, "password-changed", change,
                  who + "; " + std::to_string(outcome.sessions) + " sessions ended, " +
                      std::to_string(outcome.devices) + " devices forgotten");
     }
@@ -531,7 +541,7 @@ void Authenticator::notice_password_change_outside_pam(const Caller& caller, con
         store_.set_shadow_digest(account, digest);
         return;
     }
-    after_password_change(target, 0, 0, false, "outside-pam");
+    after_password_change(target, 0, 0, false, "outside-pam", "");
 }
 
 void Authenticator::tick() noexcept
@@ -583,7 +593,7 @@ Message Authenticator::auth_query(const Caller& caller, const Target& target,
     if (request.get_u8(Field::PasswordFailed).value_or(0) != 1) {
         store_.touch_device(trusted->id, clock_.now());
         reply.set(Field::Nonce, issue_proof(*account));
-        remember(*account, "login", request, "trusted device " + trusted->label);
+        remember(caller, *account, "login", request, "trusted device " + trusted->label);
         log::info("Code not asked: trusted device",
                   {user_field(target.account),
                    {"DEVICE", trusted->label},
@@ -677,7 +687,7 @@ Message Authenticator::auth_verify(const Caller& caller, const Target& target,
     if (password_failed) {
         if (code->size() > kMaxCodeLength || !code_is_right(*account, *enrolment, *code))
             guard_.record_wrong_code(attempt);
-        remember(*account, "login-refused", request, "wrong password");
+        remember(caller, *account, "login-refused", request, "wrong password");
         log::info("Login refused after a failed password", {user_field(target.account),
                                                             {"SERVICE", service},
                                                             {"RHOST", rhost},
@@ -698,7 +708,7 @@ Message Authenticator::auth_verify(const Caller& caller, const Target& target,
 
     if (!passed) {
         guard_.record_wrong_code(attempt);
-        remember(*account, "login-refused", request,
+        remember(caller, *account, "login-refused", request,
                  guard_.current_lock(attempt) ? "wrong code; account locked" : "wrong code");
         log::info("Verification code refused", {user_field(target.account),
                                                 {"SERVICE", service},
@@ -707,7 +717,7 @@ Message Authenticator::auth_verify(const Caller& caller, const Target& target,
         return make_reply(ReplyStatus::Rejected, "wrong or already used code");
     }
 
-    remember(*account, "login", request,
+    remember(caller, *account, "login", request,
              totp::is_code_shape(*code) ? "verification code" : "recovery code");
     log::info("Verification code accepted", {user_field(target.account),
                                              {"SERVICE", service},
@@ -828,7 +838,8 @@ Message Authenticator::enrol_begin(const Target& target, const Message& request)
     return reply;
 }
 
-Message Authenticator::enrol_confirm(const Target& target, const Message& request)
+Message Authenticator::enrol_confirm(const Caller& caller, const Target& target,
+                                     const Message& request)
 {
     const auto code = request.get(Field::Code);
     if (!code)
@@ -869,7 +880,8 @@ Message Authenticator::enrol_confirm(const Target& target, const Message& reques
         explicit_bzero(code_text.data(), code_text.size());
 
     store_.set_shadow_digest(*account, shadow_digest_of(target.account.name));
-    remember(*account, "mfa-enabled", request, std::string("mode ") + to_string(pending->mode));
+    remember(caller, *account, "mfa-enabled", request,
+             std::string("mode ") + to_string(pending->mode));
     log::audit("mfa-enabled", "MFA enabled",
                {user_field(target.account), {"MODE", to_string(pending->mode)}});
     return reply;

@@ -72,7 +72,7 @@ private:
     Message auth_verify(const Caller& caller, const Target& target, const Message& request);
     Message session_open(const Target& target, const Message& request);
     Message enrol_begin(const Target& target, const Message& request);
-    Message enrol_confirm(const Target& target, const Message& request);
+    Message enrol_confirm(const Caller& caller, const Target& target, const Message& request);
     Message status(const Target& target);
 
     bool verify_totp(std::int64_t account, const ActiveEnrolment& enrolment, std::string_view code);
@@ -86,22 +86,23 @@ private:
                          const ActiveEnrolment& enrolment, const Message& request);
     bool login_is_suspicious(const Target& target, const Message& request) const;
     static LoginFacts login_facts(const Caller& caller, const Message& request);
-    Message account_check(const Target& target, const Message& request);
+    Message account_check(const Caller& caller, const Target& target, const Message& request);
     Message devices(const Target& target);
-    Message forget_device(const Target& target, const Message& request);
+    Message forget_device(const Caller& caller, const Target& target, const Message& request);
     Message set_mode(const Caller& caller, const Target& target, const Message& request);
     Message password_change_check(const Target& target);
     Message history(const Target& target);
     // Adds an entry to the account's history (the newest kHistoryLength are kept).
-    void remember(std::int64_t account, const char* event, const Message& request,
-                  std::string detail);
+    void remember(const Caller& caller, std::int64_t account, const char* event,
+                  const Message& request, std::string detail);
     Message password_changed(const Caller& caller, const Target& target, const Message& request);
     struct ChangeOutcome {
         std::size_t sessions = 0;
         std::size_t devices = 0;
     };
     ChangeOutcome after_password_change(const Target& target, uid_t changed_by, pid_t caller_pid,
-                                        bool keep_callers_session, const char* reason);
+                                        bool keep_callers_session, const char* reason,
+                                        std::string_view service);
     // Notices a password changed outside PAM (chpasswd, usermod -p) for an enrolled account.
     void notice_password_change_outside_pam(const Caller& caller, const Target& target,
                                             std::int64_t account);

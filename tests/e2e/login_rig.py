@@ -12,7 +12,7 @@ from support.paths import FOTOAUTHCTL, FOTOAUTHD, PAM_MODULE
 
 from private_sshd import PrivateSshd, fotostudio_stack, new_service_name
 from ssh_client import ssh_login
-from ssh_sessions import OpenSession
+from ssh_sessions import ForwardSession, OpenSession, SftpSession, free_loopback_port
 
 LOG_TAIL_LINES = 80
 LOOPBACK = "127.0.0.1"
@@ -66,6 +66,17 @@ class LoginRig:
                            password=password or user.password, code=code, identity=identity,
                            command=command, shell=shell, label=label)
 
+    def forward_session(self, user, password=None, code=None, via=None, label="forward"):
+        """A ForwardSession (ssh -N -L from a free port of 127.0.0.1 to the sshd's own port),
+        not logged in yet; the sshd must allow it (forward_to_itself)."""
+        return ForwardSession(self.sshd_named(via).port, user.name, free_loopback_port(),
+                              password=password or user.password, code=code, label=label)
+
+    def sftp_session(self, user, password=None, code=None, via=None, label="sftp"):
+        """An SftpSession, not logged in yet; the sshd must serve sftp."""
+        return SftpSession(self.sshd_named(via).port, user.name,
+                           password=password or user.password, code=code, label=label)
+
     def fotoauthctl(self, *arguments):
         """Runs the real CLI as root (as an administrator would) against this daemon."""
         return subprocess.run([str(FOTOAUTHCTL), "--socket", str(self.daemon.socket),
@@ -118,10 +129,13 @@ def stop_rig(daemon, *sshds):
 @dataclass
 class SshdSpec:
     """One sshd of a rig: its PAM stack and the PAM files its sessions see, each made from
-    (module path, daemon socket); methods is its AuthenticationMethods."""
+    (module path, daemon socket); methods is its AuthenticationMethods; forward_to_itself and
+    sftp as for PrivateSshd."""
     stack: Callable
     methods: str = "keyboard-interactive"
     namespace_services: dict = field(default_factory=dict)
+    forward_to_itself: bool = False
+    sftp: bool = False
 
 
 def start_multi_rig(specs, extra_config=RAISED_LIMITS):
@@ -141,8 +155,9 @@ def start_multi_rig(specs, extra_config=RAISED_LIMITS):
             namespace = {service: make(PAM_MODULE, daemon.socket)
                          for service, make in spec.namespace_services.items()}
             sshds[name] = PrivateSshd(spec.stack(PAM_MODULE, daemon.socket), methods=spec.methods,
-                                      service=services[name],
-                                      namespace_services=namespace).start()
+                                      service=services[name], namespace_services=namespace,
+                                      forward_to_itself=spec.forward_to_itself,
+                                      sftp=spec.sftp).start()
         first = next(iter(sshds.values()))
         return LoginRig(daemon, first, others=sshds)
     except BaseException:

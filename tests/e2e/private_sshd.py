@@ -190,15 +190,22 @@ class PrivateSshd:
     ~/.ssh/authorized_keys and puts the key that logged in into PAM's SSH_AUTH_INFO_0
     (ExposeAuthInfo). namespace_services maps a PAM service name (such as "passwd") to the text
     its file has for sshd and its sessions (see the module's docstring).
+
+    Sessions may forward nothing and have no subsystem, unless asked: forward_to_itself lets a
+    client forward a local port to this sshd's own port on 127.0.0.1 (ssh -L) and nowhere else;
+    sftp serves the sftp subsystem inside sshd (internal-sftp).
     """
 
     def __init__(self, pam_stack, allow_users="fst*", listen_addresses=("127.0.0.1",),
-                 methods="keyboard-interactive", service=None, namespace_services=None):
+                 methods="keyboard-interactive", service=None, namespace_services=None,
+                 forward_to_itself=False, sftp=False):
         self.pam_stack = pam_stack
         self.allow_users = allow_users
         self.listen_addresses = tuple(listen_addresses)
         self.methods = methods
         self.namespace_services = dict(namespace_services or {})
+        self.forward_to_itself = forward_to_itself
+        self.sftp = sftp
         self.scratch = None
         self.service = service or new_service_name()
         self.pam_file = None
@@ -290,6 +297,11 @@ class PrivateSshd:
                     "ExposeAuthInfo yes\n")
         else:
             keys = "PubkeyAuthentication no\nAuthorizedKeysFile none\n"
+        if self.forward_to_itself:
+            forwarding = f"AllowTcpForwarding local\nPermitOpen 127.0.0.1:{self.port}\n"
+        else:
+            forwarding = "AllowTcpForwarding no\n"
+        subsystems = "Subsystem sftp internal-sftp\n" if self.sftp else ""
         (self.scratch / "sshd_config").write_text(
             f"Port {self.port}\n"
             f"{listen}"
@@ -305,7 +317,8 @@ class PrivateSshd:
             "PermitRootLogin no\n"
             f"AllowUsers {self.allow_users}\n"
             "PermitUserEnvironment no\n"
-            "AllowTcpForwarding no\n"
+            f"{forwarding}"
+            f"{subsystems}"
             "AllowAgentForwarding no\n"
             "X11Forwarding no\n"
             "PermitTunnel no\n"

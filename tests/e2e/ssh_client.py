@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 import pexpect
 
 SSH = "/usr/bin/ssh"
+SFTP = "/usr/bin/sftp"
 # The remote shell expands $(id -un), so the marker only appears when a session really ran.
 REMOTE_COMMAND = "echo LOGGED-IN-$(id -un); env"
 
@@ -75,26 +76,44 @@ def key_options(identity):
             "-i", str(identity)]
 
 
-def ssh_arguments(host, port, user, bind_address=None, identity=None,
-                  remote_command=REMOTE_COMMAND, terminal=False):
-    """remote_command None asks for a login shell; terminal=True forces a remote terminal."""
-    bind = ["-o", f"BindAddress={bind_address}"] if bind_address else []
-    command = [] if remote_command is None else [remote_command]
+def client_options(identity=None):
+    """The options of every client here; sftp passes them on to the ssh it runs."""
     return [
         "-F", "none",
-        *bind,
         *key_options(identity),
         "-o", "PasswordAuthentication=no",
-        *(["-tt"] if terminal else ["-T"]),
         "-o", "StrictHostKeyChecking=no",
         "-o", "UserKnownHostsFile=/dev/null",
         "-o", "NumberOfPasswordPrompts=1",
         "-o", "ConnectTimeout=10",
         "-o", "LogLevel=INFO",
+    ]
+
+
+def ssh_arguments(host, port, user, bind_address=None, identity=None,
+                  remote_command=REMOTE_COMMAND, terminal=False, forward=None):
+    """remote_command None asks for a login shell; terminal=True forces a remote terminal.
+
+    forward ("LISTEN_ADDRESS:PORT:HOST:PORT") runs no command at all (ssh -N), only that local
+    forward; ssh exits at once when it cannot listen there.
+    """
+    bind = ["-o", f"BindAddress={bind_address}"] if bind_address else []
+    forwarding = [] if forward is None else ["-N", "-L", forward, "-o", "ExitOnForwardFailure=yes"]
+    command = [] if remote_command is None or forward is not None else [remote_command]
+    return [
+        *client_options(identity),
+        *bind,
+        *forwarding,
+        *(["-tt"] if terminal else ["-T"]),
         "-p", str(port),
         f"{user}@{host}",
         *command,
     ]
+
+
+def sftp_command(host, port, user, identity=None):
+    """Debian's sftp client, interactive, to the sftp subsystem of the sshd at host:port."""
+    return [SFTP, *client_options(identity), "-P", str(port), f"{user}@{host}"]
 
 
 def client_environment():

@@ -31,6 +31,7 @@ class MessageType(IntEnum):
     SET_MODE = 14
     PASSWORD_CHANGE_CHECK = 15
     PASSWORD_CHANGED = 16
+    HISTORY = 17
     REPLY = 64
 
 

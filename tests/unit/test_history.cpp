@@ -63,6 +63,19 @@ void the_history_keeps_the_newest_fifty_entries_and_another_user_sees_none_of_th
     assert_int_equal(history_lines(world, "bob").size(), 0);
 }
 
+void a_users_own_process_cannot_write_a_made_up_source_into_the_history(void**)
+{
+    World world;
+    const auto alice = enrol(world, "alice");
+    auto verify_request = request(proto::MessageType::AuthVerify, "alice");
+    verify_request.set(proto::Field::Service, "sshd").set(proto::Field::RemoteHost, "203.0.113.66");
+    verify_request.set(proto::Field::Code, wrong_code(world, alice));
+    world.ask(verify_request, kAliceUid);
+    const auto lines = history_lines(world, "alice");
+    assert_false(has(lines[0], "203.0.113.66"));
+    assert_true(has(lines[0], "local process of uid 1001"));
+}
+
 void a_retired_account_leaves_its_history_behind(void**)
 {
     World world;
@@ -81,6 +94,7 @@ int main()
         cmocka_unit_test(logins_refusals_and_password_changes_are_recorded_newest_first),
         cmocka_unit_test(
             the_history_keeps_the_newest_fifty_entries_and_another_user_sees_none_of_them),
+        cmocka_unit_test(a_users_own_process_cannot_write_a_made_up_source_into_the_history),
         cmocka_unit_test(a_retired_account_leaves_its_history_behind),
     };
     return cmocka_run_group_tests_name("history", tests, nullptr, nullptr);

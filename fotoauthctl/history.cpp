@@ -1,0 +1,54 @@
+// fotoauthctl history [--user NAME]: the account's recent logins (passed and refused, with the
+// service and the address they came from) and security changes (password, verification mode,
+// trusted devices, MFA turned on), newest first, as fotoauthd keeps them.
+#include "daemon_request.hpp"
+#include "exit_codes.hpp"
+#include "terminal.hpp"
+#include "verbs.hpp"
+
+#include <cstdio>
+
+namespace fotostudio::ctl {
+
+int ask_history(const Invocation& invocation, const TargetUser& user, HistoryList& list)
+{
+    protocol::Message request(protocol::MessageType::History);
+    request.set(protocol::Field::User, user.name);
+    const auto reply = ask_daemon(invocation, request);
+    if (!reply)
+        return kFailure;
+    if (status_of(*reply) != protocol::ReplyStatus::Ok)
+        return explain_answer(*reply, user.name);
+
+    // No Entries field means the same as an empty one: nothing happened yet.
+    list = parse_history(reply->get(protocol::Field::Entries).value_or(""));
+    return kSuccess;
+}
+
+int report_unreadable(std::size_t count)
+{
+    complain(std::to_string(count) +
+             " of the entries fotoauthd sent could not be read; they are shown as they came. "
+             "Are fotoauthctl and fotoauthd of the same version?");
+    return kFailure;
+}
+
+int run_history(const Invocation& invocation)
+{
+    const auto target = target_user(invocation);
+    if (!target.user) {
+        complain(target.error);
+        return target.failure;
+    }
+
+    HistoryList list;
+    if (const int status = ask_history(invocation, *target.user, list))
+        return status;
+    std::fputs(render_history(list, *target.user).c_str(), stdout);
+
+    if (!list.unreadable.empty())
+        return report_unreadable(list.unreadable.size());
+    return kSuccess;
+}
+
+}  // namespace fotostudio::ctl
