@@ -46,7 +46,8 @@ std::optional<std::string> refusal_unless_root(uid_t caller_uid, Verb verb)
 {
     if (caller_uid == 0)
         return std::nullopt;
-    return "'" + std::string(verb_name(verb)) + "' is for root only: locks and login limits "
+    return "'" + std::string(verb_name(verb)) +
+           "' is for root only: locks and login limits "
            "concern every account on this machine. Run it as root, for example with sudo.";
 }
 
@@ -57,7 +58,8 @@ TargetChoice target_user(const Invocation& invocation)
     if (!name) {
         TargetChoice choice;
         choice.failure = kFailure;
-        choice.error = "uid " + std::to_string(uid) + " has no entry in the user database, so "
+        choice.error = "uid " + std::to_string(uid) +
+                       " has no entry in the user database, so "
                        "there is no account to act for.";
         return choice;
     }

@@ -35,8 +35,7 @@ std::string explain_failure(const client::Outcome& outcome, const Invocation& in
     case client::Failure::Garbage:
         return "fotoauthd sent an answer that cannot be read (" + detail + ").";
     case client::Failure::Io:
-    case client::Failure::None:
-        break;
+    case client::Failure::None: break;
     }
     return "lost the connection to fotoauthd at " + path + " (" + detail + ").";
 }
@@ -78,15 +77,15 @@ int explain_answer(const protocol::Message& reply, std::string_view user)
     const std::string more = daemon_says(reply);
     switch (status) {
     case ReplyStatus::UnknownUser:
-        complain("there is no account named '" + printable(user, 64) + "' on this machine." +
-                 more);
+        complain("there is no account named '" + printable(user, 64) + "' on this machine." + more);
         return kRefused;
     case ReplyStatus::PermissionDenied:
         complain("fotoauthd refused: only root may manage the MFA of another account." + more);
         return kRefused;
     case ReplyStatus::BadRequest:
         complain("fotoauthd did not understand the request; are fotoauthctl and fotoauthd of "
-                 "the same version?" + more);
+                 "the same version?" +
+                 more);
         return kFailure;
     case ReplyStatus::InternalError:
         complain("fotoauthd failed to carry out the request; its log says why." + more);

@@ -68,8 +68,7 @@ std::string render_none(const TargetUser& user, TrustSetting setting)
     case TrustSetting::Always:
         return "No trusted device.\nIn mode always no device is ever trusted: every login asks "
                "for a code.\n";
-    case TrustSetting::NewDevice:
-        break;
+    case TrustSetting::NewDevice: break;
     }
     return "No trusted device.\n";
 }

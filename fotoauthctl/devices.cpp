@@ -81,7 +81,8 @@ int run_devices(const Invocation& invocation)
     std::fputs(render_devices(list, *target.user, setting).c_str(), stdout);
 
     if (!list.unreadable.empty()) {
-        complain(std::to_string(list.unreadable.size()) + " of the entries fotoauthd sent could "
+        complain(std::to_string(list.unreadable.size()) +
+                 " of the entries fotoauthd sent could "
                  "not be read; they are shown as they came. Are fotoauthctl and fotoauthd of the "
                  "same version?");
         return kFailure;

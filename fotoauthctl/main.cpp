@@ -32,27 +32,16 @@ int run(const Invocation& invocation)
     case Verb::Help:
         std::fwrite(help_text().data(), 1, help_text().size(), stdout);
         return kSuccess;
-    case Verb::Version:
-        std::puts("fotoauthctl " FOTOSTUDIO_VERSION);
-        return kSuccess;
-    case Verb::MfaEnable:
-        return run_mfa_enable(invocation);
-    case Verb::MfaMode:
-        return run_mfa_mode(invocation);
-    case Verb::Status:
-        return run_status(invocation);
-    case Verb::History:
-        return run_history(invocation);
-    case Verb::Devices:
-        return run_devices(invocation);
-    case Verb::DevicesForget:
-        return run_devices_forget(invocation);
-    case Verb::Lockouts:
-        return run_lockouts(invocation);
-    case Verb::Unlock:
-        return run_unlock(invocation);
-    case Verb::Unblock:
-        return run_unblock(invocation);
+    case Verb::Version: std::puts("fotoauthctl " FOTOSTUDIO_VERSION); return kSuccess;
+    case Verb::MfaEnable: return run_mfa_enable(invocation);
+    case Verb::MfaMode: return run_mfa_mode(invocation);
+    case Verb::Status: return run_status(invocation);
+    case Verb::History: return run_history(invocation);
+    case Verb::Devices: return run_devices(invocation);
+    case Verb::DevicesForget: return run_devices_forget(invocation);
+    case Verb::Lockouts: return run_lockouts(invocation);
+    case Verb::Unlock: return run_unlock(invocation);
+    case Verb::Unblock: return run_unblock(invocation);
     }
     return kUsage;
 }

@@ -105,9 +105,8 @@ bool is_base32(std::string_view text) noexcept
 // A URI is printed as it is, so it must hold nothing a terminal would act on.
 bool is_plain_uri(std::string_view text) noexcept
 {
-    return text.starts_with("otpauth://") && std::all_of(text.begin(), text.end(), [](char c) {
-        return c > ' ' && c < 0x7F;
-    });
+    return text.starts_with("otpauth://") &&
+           std::all_of(text.begin(), text.end(), [](char c) { return c > ' ' && c < 0x7F; });
 }
 
 // Copies the secret out of the answer, then wipes the answer's copy.
@@ -146,7 +145,8 @@ int begin_enrolment(const Invocation& invocation, const TargetUser& user, Mode m
 
     const ReplyStatus status = status_of(*reply);
     if (status == ReplyStatus::AlreadyEnrolled) {
-        complain("MFA is already active for " + printable(user.name, 64) + ". Enrolling again, "
+        complain("MFA is already active for " + printable(user.name, 64) +
+                 ". Enrolling again, "
                  "for example for a new phone, is not possible yet; see 'fotoauthctl status'.");
         return kRefused;
     }
@@ -161,7 +161,8 @@ void show_qr_code(const Enrolment& enrolment)
     const QrResult qr = print_qr(enrolment.uri.text(), terminal_columns());
     if (qr.printed == QrPrinted::TooWide)
         std::printf("(The QR code needs a terminal %d columns wide: widen this one and start "
-                    "again, or type the secret above into the app.)\n", qr.columns);
+                    "again, or type the secret above into the app.)\n",
+                    qr.columns);
     else if (qr.printed == QrPrinted::CannotEncode)
         std::fputs("(The QR code could not be drawn: type the secret above into the app.)\n",
                    stdout);
@@ -272,8 +273,7 @@ int confirm_enrolment(const Invocation& invocation, const TargetUser& user, Mode
         if (!reply)
             return kFailure;
         switch (status_of(*reply)) {
-        case ReplyStatus::Ok:
-            return show_activation(*reply, mode);
+        case ReplyStatus::Ok: return show_activation(*reply, mode);
         case ReplyStatus::Rejected:
             if (tries + 1 < kCodeTries)
                 tell("That code is not right; check the phone's clock and try again.");
@@ -281,13 +281,13 @@ int confirm_enrolment(const Invocation& invocation, const TargetUser& user, Mode
         case ReplyStatus::NoPendingEnrolment:
             complain(expired_sentence(enrolment, user));
             return kRefused;
-        default:
-            return explain_answer(*reply, user.name);
+        default: return explain_answer(*reply, user.name);
         }
     }
-    complain(std::to_string(kCodeTries) + " tries without a right code; MFA is not active. Check "
-             "that the phone's clock is right, then start again with '" + enable_command(user) +
-             "'.");
+    complain(std::to_string(kCodeTries) +
+             " tries without a right code; MFA is not active. Check "
+             "that the phone's clock is right, then start again with '" +
+             enable_command(user) + "'.");
     return kRefused;
 }
 

@@ -26,8 +26,10 @@ constexpr char kNothingChanged[] = "the verification mode was not changed.";
 
 std::string not_enrolled_sentence(const TargetUser& user)
 {
-    return "MFA is not enabled for " + printable(user.name, 64) + ", so there is no "
-           "verification mode to change. To enable it: " + enable_command(user);
+    return "MFA is not enabled for " + printable(user.name, 64) +
+           ", so there is no "
+           "verification mode to change. To enable it: " +
+           enable_command(user);
 }
 
 // The account's mode now, asked first so that no code is spent on a change that changes
@@ -100,11 +102,8 @@ int explain_refusal(const Message& reply, const TargetUser& user)
                                          : std::string("too many attempts for now.")) +
                  " The verification mode was not changed.");
         return kRefused;
-    case ReplyStatus::NotEnrolled:
-        complain(not_enrolled_sentence(user));
-        return kRefused;
-    default:
-        return explain_answer(reply, user.name);
+    case ReplyStatus::NotEnrolled: complain(not_enrolled_sentence(user)); return kRefused;
+    default: return explain_answer(reply, user.name);
     }
 }
 

@@ -232,7 +232,8 @@ private:
             return fail("'devices forget' takes either a device ID or --all, not both.");
         if (words_.size() >= 3 && !is_device_id(words_[2]))
             return fail("'devices forget' takes the ID of a device, a number as 'fotoauthctl "
-                        "devices' lists it, not " + quoted(words_[2]) + ".");
+                        "devices' lists it, not " +
+                        quoted(words_[2]) + ".");
         if (words_.size() >= 3)
             invocation_.operand = words_[2];
         return expect_words(invocation_.all ? 2 : 3) && choose(Verb::DevicesForget);
@@ -252,7 +253,8 @@ private:
             return fail("'unblock' needs the IP address whose login limit to clear.");
         if (!address_to_unblock(words_[1]))
             return fail("'unblock' takes a numeric IPv4 or IPv6 address such as 198.51.100.9 or "
-                        "2001:db8::1, not " + quoted(words_[1]) + ".");
+                        "2001:db8::1, not " +
+                        quoted(words_[1]) + ".");
         invocation_.operand = words_[1];
         return expect_words(2) && choose(Verb::Unblock);
     }
@@ -281,8 +283,8 @@ private:
         // The root verbs name what they act on as a word; a --user beside it would be ignored.
         if (invocation_.user && is_root_verb(invocation_.verb))
             return fail("--user does not apply to '" + std::string(verb_name(invocation_.verb)) +
-                        "'" + (invocation_.verb == Verb::Unlock ? "; name the account after it."
-                                                                 : "."));
+                        "'" +
+                        (invocation_.verb == Verb::Unlock ? "; name the account after it." : "."));
         return true;
     }
 

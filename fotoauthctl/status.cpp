@@ -18,8 +18,7 @@ using protocol::Message;
 
 // The line about trusted devices, with the verb that lists them when the mode trusts devices.
 // Nothing from a fotoauthd older than device trust, which does not send the count.
-std::string render_device_count(const Message& reply, std::string_view mode,
-                                const TargetUser& user)
+std::string render_device_count(const Message& reply, std::string_view mode, const TargetUser& user)
 {
     const auto count = reply.get_u64(Field::DeviceCount);
     if (!count)

@@ -23,8 +23,7 @@ void skip_rest_of_line()
 void complain(std::string_view sentence)
 {
     std::fflush(stdout);
-    std::fprintf(stderr, "fotoauthctl: %.*s\n", static_cast<int>(sentence.size()),
-                 sentence.data());
+    std::fprintf(stderr, "fotoauthctl: %.*s\n", static_cast<int>(sentence.size()), sentence.data());
 }
 
 void tell(std::string_view sentence)

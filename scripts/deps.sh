@@ -31,6 +31,7 @@ FOTOSTUDIO_TEST_PACKAGES=(
     iproute2
     procps
     passwd              # useradd, chpasswd: the test users
+    clang-format        # the layout check of the C++ sources
     dbus-daemon         # integration: a private bus for the stand-in logind
     python3-dbus
     python3-gi

@@ -72,19 +72,19 @@ void several_lines_keep_their_order_and_the_last_needs_no_line_end(void**)
 void every_malformed_line_is_kept_as_unreadable_and_the_good_ones_still_read(void**)
 {
     const char* const malformed[] = {
-        "3\tssh-key\tssh-ed25519 SHA256:x\t1\t2",                 // a field missing
-        "3\tssh-key\tssh-ed25519 SHA256:x\t1\t2\t3\textra",       // a field too many
-        "3\tssh-key\tssh-ed25519 SHA256:x\t1\t2\t3\t",            // a trailing tab
-        "3 ssh-key ssh-ed25519 SHA256:x 1 2 3",                   // blanks instead of tabs
-        "\tssh-key\tssh-ed25519 SHA256:x\t1\t2\t3",               // no id
-        "0\tssh-key\tssh-ed25519 SHA256:x\t1\t2\t3",              // id 0, which forget refuses
-        "-3\tssh-key\tssh-ed25519 SHA256:x\t1\t2\t3",             // a negative id
-        "x3\tssh-key\tssh-ed25519 SHA256:x\t1\t2\t3",             // an id that is no number
-        "3\t\tssh-ed25519 SHA256:x\t1\t2\t3",                     // no kind
-        "3\tssh-key\t\t1\t2\t3",                                  // no label
-        "3\tssh-key\tssh-ed25519 SHA256:x\tsoon\t2\t3",           // a time that is no number
-        "3\tssh-key\tssh-ed25519 SHA256:x\t1\t+2\t3",             // a sign
-        "3\tssh-key\tssh-ed25519 SHA256:x\t1\t2\t 3",             // a blank before the number
+        "3\tssh-key\tssh-ed25519 SHA256:x\t1\t2",            // a field missing
+        "3\tssh-key\tssh-ed25519 SHA256:x\t1\t2\t3\textra",  // a field too many
+        "3\tssh-key\tssh-ed25519 SHA256:x\t1\t2\t3\t",       // a trailing tab
+        "3 ssh-key ssh-ed25519 SHA256:x 1 2 3",              // blanks instead of tabs
+        "\tssh-key\tssh-ed25519 SHA256:x\t1\t2\t3",          // no id
+        "0\tssh-key\tssh-ed25519 SHA256:x\t1\t2\t3",         // id 0, which forget refuses
+        "-3\tssh-key\tssh-ed25519 SHA256:x\t1\t2\t3",        // a negative id
+        "x3\tssh-key\tssh-ed25519 SHA256:x\t1\t2\t3",        // an id that is no number
+        "3\t\tssh-ed25519 SHA256:x\t1\t2\t3",                // no kind
+        "3\tssh-key\t\t1\t2\t3",                             // no label
+        "3\tssh-key\tssh-ed25519 SHA256:x\tsoon\t2\t3",      // a time that is no number
+        "3\tssh-key\tssh-ed25519 SHA256:x\t1\t+2\t3",        // a sign
+        "3\tssh-key\tssh-ed25519 SHA256:x\t1\t2\t 3",        // a blank before the number
         "3\tssh-key\tssh-ed25519 SHA256:x\t1\t2\t18446744073709551616",  // 2^64, too large
     };
     for (const char* line : malformed) {
@@ -127,11 +127,13 @@ void devices_are_listed_in_an_aligned_table_with_local_times_and_how_to_forget_t
     // as wide as the key's 70 characters.
     const std::string expected =
         "Trusted devices of alice (their logins are not asked for a code):\n"
-        "  ID  WHAT" + std::string(68, ' ') +
+        "  ID  WHAT" +
+        std::string(68, ' ') +
         "FIRST USED            LAST USED             TRUSTED UNTIL\n"
         "  12  ssh key ssh-ed25519 SHA256:uNiVztksCsDhcc0u9e8BujQXVUpKZIDTMczCvj3tD2s  "
         "2023-11-14 22:13 UTC  2023-11-14 23:13 UTC  2024-02-12 22:13 UTC\n"
-        "  3   address 198.51.100.7 sshd" + std::string(47, ' ') +
+        "  3   address 198.51.100.7 sshd" +
+        std::string(47, ' ') +
         "2023-11-14 22:13 UTC  2023-11-14 22:13 UTC  2024-02-12 22:13 UTC\n"
         "\n"
         "To forget a device: fotoauthctl devices forget ID\n"
@@ -195,9 +197,9 @@ void words_from_the_daemon_cannot_drive_the_terminal(void**)
 void a_label_of_any_length_is_cut_so_the_table_stays_readable(void**)
 {
     const std::string long_label(500, 'x');
-    const auto text = ctl::render_devices(
-        ctl::parse_devices("3\tssh-key\t" + long_label + "\t1\t2\t3"), kAlice,
-        ctl::TrustSetting::NewDevice);
+    const auto text =
+        ctl::render_devices(ctl::parse_devices("3\tssh-key\t" + long_label + "\t1\t2\t3"), kAlice,
+                            ctl::TrustSetting::NewDevice);
     assert_false(contains(text, std::string(101, 'x')));
     assert_true(contains(text, std::string(100, 'x') + "..."));
 }

@@ -71,7 +71,11 @@ void control_characters_are_replaced_but_letters_of_any_language_kept(void**)
 {
     assert_string_equal(ctl::printable("a\x1b[2Jb\x07\x7f", 100).c_str(), "a?[2Jb??");
     // U+009B is a one-character escape sequence start on some terminals.
-    assert_string_equal(ctl::printable("x\xc2\x9b" "31m", 100).c_str(), "x?31m");
+    assert_string_equal(ctl::printable("x\xc2\x9b"
+                                       "31m",
+                                       100)
+                            .c_str(),
+                        "x?31m");
     assert_string_equal(ctl::printable("J\xc3\xbcrgen", 100).c_str(), "J\xc3\xbcrgen");
 }
 
@@ -122,8 +126,9 @@ void active_mfa_shows_the_trusted_devices_and_in_new_device_mode_how_to_list_the
                                        "Recovery codes left: 7\n");
 
     const auto for_root = ctl::render_status(reply, {"bob", false});
-    assert_true(for_root->find("Trusted devices: 2 (listed by 'fotoauthctl devices --user bob')\n")
-                != std::string::npos);
+    assert_true(
+        for_root->find("Trusted devices: 2 (listed by 'fotoauthctl devices --user bob')\n") !=
+        std::string::npos);
 
     // In mode always no device is trusted, so there is nothing to list.
     reply.set(proto::Field::Mode, "always").set_u64(proto::Field::DeviceCount, 0);
@@ -150,8 +155,8 @@ void inactive_mfa_says_how_to_enable_it_and_mentions_a_pending_enrolment(void**)
 
 void a_status_answer_missing_fields_is_not_rendered(void**)
 {
-    assert_false(ctl::render_status(proto::make_reply(proto::ReplyStatus::Ok), {"a", true})
-                     .has_value());
+    assert_false(
+        ctl::render_status(proto::make_reply(proto::ReplyStatus::Ok), {"a", true}).has_value());
 
     proto::Message without_codes_left = proto::make_reply(proto::ReplyStatus::Ok);
     without_codes_left.set_u8(proto::Field::Enrolled, 1).set_u64(proto::Field::Since, 1);

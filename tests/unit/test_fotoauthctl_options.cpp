@@ -72,8 +72,7 @@ void help_and_version_are_verbs_of_their_own(void**)
 void the_timeout_range_ends_are_accepted(void**)
 {
     assert_int_equal(parse({"--timeout", "1", "status"}).invocation->timeout.count(), 1);
-    assert_int_equal(parse({"--timeout", "600000", "status"}).invocation->timeout.count(),
-                     600000);
+    assert_int_equal(parse({"--timeout", "600000", "status"}).invocation->timeout.count(), 600000);
 }
 
 void a_double_dash_ends_the_options(void**)
@@ -305,16 +304,16 @@ void only_the_new_verbs_about_locks_are_root_verbs(void**)
 
 void unblock_takes_numeric_ipv4_and_ipv6_addresses_only(void**)
 {
-    for (const auto address : {"198.51.100.9", "0.0.0.0", "255.255.255.255", "::1", "::",
-                               "2001:db8::1", "2001:0db8:0000:0000:0000:0000:0000:0001",
-                               "::ffff:198.51.100.9", "FE80::1"})
+    for (const auto address :
+         {"198.51.100.9", "0.0.0.0", "255.255.255.255", "::1", "::", "2001:db8::1",
+          "2001:0db8:0000:0000:0000:0000:0000:0001", "::ffff:198.51.100.9", "FE80::1"})
         if (!ctl::is_ip_address(address))
             fail_msg("refused the address \"%s\"", address);
 
-    for (const auto text : {"", "198.51.100", "198.51.100.256", "198.51.100.9.1", "198.51.100.9 ",
-                            " 198.51.100.9", "198.51.100.9/32", "2001:db8::/64", "2001:db8:::1",
-                            "fe80::1%eth0", "localhost", "example.com", "0x7f.0.0.1",
-                            "[::1]", "1.2.3.4:22"})
+    for (const auto text :
+         {"", "198.51.100", "198.51.100.256", "198.51.100.9.1", "198.51.100.9 ", " 198.51.100.9",
+          "198.51.100.9/32", "2001:db8::/64", "2001:db8:::1", "fe80::1%eth0", "localhost",
+          "example.com", "0x7f.0.0.1", "[::1]", "1.2.3.4:22"})
         if (ctl::is_ip_address(text))
             fail_msg("accepted \"%s\" as an address", text);
 
