@@ -360,9 +360,7 @@ Message Authenticator::set_mode(const Caller& caller, const Target& target, cons
     const auto attempt = describe_attempt(caller, request, target.account.name, true, account);
     if (const auto verdict = guard_.admit_code(attempt); !verdict.allowed())
         return answer(verdict);
-    const bool passed = code->size() <= kMaxCodeLength &&
-                        (totp::is_code_shape(*code) ? verify_totp(*account, *enrolment, *code)
-                                                    : verify_recovery_code(*account, *code));
+    const bool passed = use_code(target, *account, *enrolment, *code, request);
     if (!passed) {
         guard_.record_wrong_code(attempt);
         return make_reply(ReplyStatus::Rejected, "wrong or already used code");
@@ -695,17 +693,7 @@ Message Authenticator::auth_verify(const Caller& caller, const Target& target,
         return make_reply(ReplyStatus::Rejected, "wrong password or code");
     }
 
-    bool passed = false;
-    if (code->size() <= kMaxCodeLength) {
-        if (totp::is_code_shape(*code))
-            passed = verify_totp(*account, *enrolment, *code);
-        else
-            passed = verify_recovery_code(*account, *code);
-        if (passed && !totp::is_code_shape(*code))
-            log::audit("recovery-code-used", "A recovery code was used",
-                       {user_field(target.account), {"SERVICE", service}, {"RHOST", rhost}});
-    }
-
+    const bool passed = use_code(target, *account, *enrolment, *code, request);
     if (!passed) {
         guard_.record_wrong_code(attempt);
         remember(caller, *account, "login-refused", request,
@@ -727,6 +715,23 @@ Message Authenticator::auth_verify(const Caller& caller, const Target& target,
     reply.set(Field::Nonce, issue_proof(*account));
     remember_device(caller, target, *account, *enrolment, request);
     return reply;
+}
+
+bool Authenticator::use_code(const Target& target, std::int64_t account,
+                             const ActiveEnrolment& enrolment, std::string_view code,
+                             const Message& request)
+{
+    if (code.size() > kMaxCodeLength)
+        return false;
+    if (totp::is_code_shape(code))
+        return verify_totp(account, enrolment, code);
+    if (!verify_recovery_code(account, code))
+        return false;
+    log::audit("recovery-code-used", "A recovery code was used",
+               {user_field(target.account),
+                {"SERVICE", log::printable(request.get(Field::Service).value_or(""))},
+                {"RHOST", log::printable(request.get(Field::RemoteHost).value_or(""))}});
+    return true;
 }
 
 bool Authenticator::code_is_right(std::int64_t account, const ActiveEnrolment& enrolment,

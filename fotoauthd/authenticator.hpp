@@ -77,6 +77,9 @@ private:
 
     bool verify_totp(std::int64_t account, const ActiveEnrolment& enrolment, std::string_view code);
     bool verify_recovery_code(std::int64_t account, std::string_view code);
+    // Checks a code typed at a prompt (TOTP or recovery code) and uses it up when right.
+    bool use_code(const Target& target, std::int64_t account, const ActiveEnrolment& enrolment,
+                  std::string_view code, const Message& request);
     // Whether the code is right, without using it up (after a failed password).
     bool code_is_right(std::int64_t account, const ActiveEnrolment& enrolment,
                        std::string_view code);
