@@ -32,6 +32,7 @@ constexpr std::size_t kNonceBytes = 16;
 constexpr std::size_t kMaxCodeLength = 128;  // nothing legitimate typed at the prompt is longer
 constexpr std::size_t kMaxPendingProofs = 4096;
 constexpr std::size_t kHistoryLength = 50;
+constexpr std::size_t kFewCodesLeft = 2;  // at or below this, logins warn about recovery codes
 
 std::string host_name()
 {
@@ -181,7 +182,7 @@ Message Authenticator::dispatch(const Caller& caller, const Message& request)
     case MessageType::AuthQuery: return auth_query(caller, *target, request);
     case MessageType::AuthVerify: return auth_verify(caller, *target, request);
     case MessageType::SessionOpen: return session_open(*target, request);
-    case MessageType::EnrolBegin: return enrol_begin(*target, request);
+    case MessageType::EnrolBegin: return enrol_begin(caller, *target, request);
     case MessageType::EnrolConfirm: return enrol_confirm(caller, *target, request);
     case MessageType::Status: return status(*target);
     case MessageType::AccountCheck: return account_check(caller, *target, request);
@@ -191,6 +192,8 @@ Message Authenticator::dispatch(const Caller& caller, const Message& request)
     case MessageType::PasswordChangeCheck: return password_change_check(*target);
     case MessageType::PasswordChanged: return password_changed(caller, *target, request);
     case MessageType::History: return history(*target);
+    case MessageType::RegenerateCodes: return regenerate_codes(caller, *target, request);
+    case MessageType::DisableMfa: return disable_mfa(caller, *target, request);
     default: break;
     }
     return make_reply(ReplyStatus::BadRequest, "not a request");
@@ -356,15 +359,8 @@ Message Authenticator::set_mode(const Caller& caller, const Target& target, cons
     if (!enrolment)
         return make_reply(ReplyStatus::NotEnrolled);
 
-    // The same limits as a login: a stolen session must not be a way to guess codes.
-    const auto attempt = describe_attempt(caller, request, target.account.name, true, account);
-    if (const auto verdict = guard_.admit_code(attempt); !verdict.allowed())
-        return answer(verdict);
-    const bool passed = use_code(target, *account, *enrolment, *code, request);
-    if (!passed) {
-        guard_.record_wrong_code(attempt);
-        return make_reply(ReplyStatus::Rejected, "wrong or already used code");
-    }
+    if (auto refusal = confirm_with_code(caller, target, *account, *enrolment, request))
+        return *refusal;
 
     store_.set_mode(*account, *mode);
     const std::size_t forgotten =
@@ -406,6 +402,89 @@ Message Authenticator::history(const Target& target)
     Message reply = make_reply(ReplyStatus::Ok);
     reply.set(Field::Entries, lines_within_one_message(lines));
     return reply;
+}
+
+std::vector<std::string> Authenticator::hashes_of(const std::vector<std::string>& codes)
+{
+    std::vector<std::string> hashes;
+    hashes.reserve(codes.size());
+    for (const auto& code_text : codes)
+        hashes.push_back(recovery::hash(*recovery::normalize(code_text)));
+    return hashes;
+}
+
+std::optional<Message> Authenticator::confirm_with_code(const Caller& caller, const Target& target,
+                                                        std::int64_t account,
+                                                        const ActiveEnrolment& enrolment,
+                                                        const Message& request)
+{
+    const auto code = request.get(Field::Code);
+    if (!code)
+        return make_reply(ReplyStatus::BadRequest, "a current code is needed");
+    // The same limits as a login: a stolen session must not be a way to guess codes.
+    const auto attempt = describe_attempt(caller, request, target.account.name, true, account);
+    if (const auto verdict = guard_.admit_code(attempt); !verdict.allowed())
+        return answer(verdict);
+    if (use_code(target, account, enrolment, *code, request))
+        return std::nullopt;
+    guard_.record_wrong_code(attempt);
+    return make_reply(ReplyStatus::Rejected, "wrong or already used code");
+}
+
+Message Authenticator::regenerate_codes(const Caller& caller, const Target& target,
+                                        const Message& request)
+{
+    const auto account = account_of(target, false);
+    const auto enrolment = account ? store_.active_enrolment(*account) : std::nullopt;
+    if (!enrolment)
+        return make_reply(ReplyStatus::NotEnrolled);
+    if (auto refusal = confirm_with_code(caller, target, *account, *enrolment, request))
+        return *refusal;
+
+    auto codes = recovery::generate_set();
+    store_.replace_recovery_codes(*account, hashes_of(codes), clock_.now());
+    std::string joined;
+    for (auto& code_text : codes) {
+        joined += code_text + "\n";
+        explicit_bzero(code_text.data(), code_text.size());
+    }
+    joined.pop_back();
+    Message reply = make_reply(ReplyStatus::Ok);
+    reply.set(Field::RecoveryCodes, joined);
+    explicit_bzero(joined.data(), joined.size());
+    remember(caller, *account, "recovery-codes-regenerated", request, "10 new codes");
+    log::audit("recovery-codes-regenerated", "Recovery codes regenerated",
+               {user_field(target.account)});
+    return reply;
+}
+
+Message Authenticator::disable_mfa(const Caller& caller, const Target& target,
+                                   const Message& request)
+{
+    const auto account = account_of(target, false);
+    const auto enrolment = account ? store_.active_enrolment(*account) : std::nullopt;
+    if (!enrolment)
+        return make_reply(ReplyStatus::NotEnrolled);
+
+    // Root acting for someone else (support, after verifying the person) gives a reason instead
+    // of a code; everyone else, root for itself included, proves the factor once more.
+    const bool support = caller.uid == 0 && target.account.uid != 0 && !request.has(Field::Code);
+    const std::string reason = log::printable(request.get(Field::Text).value_or(""), 200);
+    if (support && reason.empty())
+        return make_reply(ReplyStatus::BadRequest, "root must give a reason");
+    if (!support) {
+        if (auto refusal = confirm_with_code(caller, target, *account, *enrolment, request))
+            return *refusal;
+    }
+
+    store_.delete_enrolment(*account);
+    remember(caller, *account, "mfa-disabled", request,
+             support ? "by root: " + reason : std::string("by the user"));
+    log::audit("mfa-disabled", "MFA disabled",
+               {user_field(target.account),
+                {"BY_UID", std::to_string(caller.uid)},
+                {"REASON", support ? reason : std::string("by the user")}});
+    return make_reply(ReplyStatus::Ok);
 }
 
 Message Authenticator::password_change_check(const Target& target)
@@ -714,6 +793,9 @@ Message Authenticator::auth_verify(const Caller& caller, const Target& target,
     Message reply = make_reply(ReplyStatus::Ok);
     reply.set(Field::Nonce, issue_proof(*account));
     remember_device(caller, target, *account, *enrolment, request);
+    // Few recovery codes left: the module tells the user at login (docs/pam-return-codes.md).
+    if (const auto left = store_.unused_recovery_codes(*account).size(); left <= kFewCodesLeft)
+        reply.set_u64(Field::CodesLeft, left);
     return reply;
 }
 
@@ -815,7 +897,8 @@ Message Authenticator::session_open(const Target& target, const Message& request
     return make_reply(ReplyStatus::Ok);
 }
 
-Message Authenticator::enrol_begin(const Target& target, const Message& request)
+Message Authenticator::enrol_begin(const Caller& caller, const Target& target,
+                                   const Message& request)
 {
     const auto mode = parse_mode(request.get(Field::Mode).value_or(""));
     if (!mode)
@@ -823,8 +906,15 @@ Message Authenticator::enrol_begin(const Target& target, const Message& request)
 
     const std::int64_t now = clock_.now();
     const auto account = account_of(target, true);
-    if (store_.active_enrolment(*account))
-        return make_reply(ReplyStatus::AlreadyEnrolled, "MFA is already active for this user");
+    // Enrolling again (a new phone) replaces the secret only after a current code or recovery
+    // code of the old one, so that someone holding a session cannot enrol a phone of their own.
+    if (const auto active = store_.active_enrolment(*account)) {
+        if (!request.has(Field::Code))
+            return make_reply(ReplyStatus::AlreadyEnrolled,
+                              "MFA is already active; a current code or recovery code replaces it");
+        if (auto refusal = confirm_with_code(caller, target, *account, *active, request))
+            return *refusal;
+    }
 
     PendingEnrolment pending;
     pending.secret.resize(kSecretBytes);
@@ -865,10 +955,7 @@ Message Authenticator::enrol_confirm(const Caller& caller, const Target& target,
         return make_reply(ReplyStatus::Rejected, "wrong code");
 
     auto codes = recovery::generate_set();
-    std::vector<std::string> hashes;
-    hashes.reserve(codes.size());
-    for (const auto& code_text : codes)
-        hashes.push_back(recovery::hash(*recovery::normalize(code_text)));
+    const auto hashes = hashes_of(codes);
     // The confirming code's step becomes the last used one, so it cannot also open a login.
     if (!store_.activate_enrolment(*account, match.step, hashes, now))
         return make_reply(ReplyStatus::NoPendingEnrolment, "no enrolment is waiting");

@@ -71,7 +71,7 @@ private:
     Message auth_query(const Caller& caller, const Target& target, const Message& request);
     Message auth_verify(const Caller& caller, const Target& target, const Message& request);
     Message session_open(const Target& target, const Message& request);
-    Message enrol_begin(const Target& target, const Message& request);
+    Message enrol_begin(const Caller& caller, const Target& target, const Message& request);
     Message enrol_confirm(const Caller& caller, const Target& target, const Message& request);
     Message status(const Target& target);
 
@@ -95,6 +95,13 @@ private:
     Message set_mode(const Caller& caller, const Target& target, const Message& request);
     Message password_change_check(const Target& target);
     Message history(const Target& target);
+    Message regenerate_codes(const Caller& caller, const Target& target, const Message& request);
+    Message disable_mfa(const Caller& caller, const Target& target, const Message& request);
+    // Checks the request's code with the login limits; nothing when it passed, else the answer.
+    std::optional<Message> confirm_with_code(const Caller& caller, const Target& target,
+                                             std::int64_t account, const ActiveEnrolment& enrolment,
+                                             const Message& request);
+    static std::vector<std::string> hashes_of(const std::vector<std::string>& codes);
     // Adds an entry to the account's history (the newest kHistoryLength are kept).
     void remember(const Caller& caller, std::int64_t account, const char* event,
                   const Message& request, std::string detail);

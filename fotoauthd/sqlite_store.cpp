@@ -650,4 +650,29 @@ std::vector<HistoryEntry> SqliteStore::history(std::int64_t account)
     return out;
 }
 
+void SqliteStore::replace_recovery_codes(std::int64_t account,
+                                         const std::vector<std::string>& code_hashes,
+                                         std::int64_t now)
+{
+    Transaction transaction(*this);
+    prepare("DELETE FROM recovery_codes WHERE account_id = ?").bind(1, account).run();
+    for (const auto& hash : code_hashes)
+        prepare("INSERT INTO recovery_codes (account_id, hash, created_at) VALUES (?, ?, ?)")
+            .bind(1, account)
+            .bind(2, hash)
+            .bind(3, now)
+            .run();
+    transaction.commit();
+}
+
+void SqliteStore::delete_enrolment(std::int64_t account)
+{
+    Transaction transaction(*this);
+    prepare("DELETE FROM enrolments WHERE account_id = ?").bind(1, account).run();
+    prepare("DELETE FROM pending_enrolments WHERE account_id = ?").bind(1, account).run();
+    prepare("DELETE FROM recovery_codes WHERE account_id = ?").bind(1, account).run();
+    prepare("DELETE FROM trusted_devices WHERE account_id = ?").bind(1, account).run();
+    transaction.commit();
+}
+
 }  // namespace fotoauthd

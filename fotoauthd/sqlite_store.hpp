@@ -43,6 +43,9 @@ public:
     void delete_lock(std::int64_t account, const std::string& channel) override;
     std::vector<StoredLock> locks(std::int64_t now) override;
     void set_mode(std::int64_t account, VerificationMode mode) override;
+    void replace_recovery_codes(std::int64_t account, const std::vector<std::string>& code_hashes,
+                                std::int64_t now) override;
+    void delete_enrolment(std::int64_t account) override;
     void record_history(std::int64_t account, const HistoryEntry& entry, std::size_t keep) override;
     std::vector<HistoryEntry> history(std::int64_t account) override;
     std::string shadow_digest(std::int64_t account) override;

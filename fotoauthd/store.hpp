@@ -134,6 +134,13 @@ public:
 
     virtual void set_mode(std::int64_t account, VerificationMode mode) = 0;
 
+    // Replaces every recovery code of the account at once (one transaction).
+    virtual void replace_recovery_codes(std::int64_t account,
+                                        const std::vector<std::string>& code_hashes,
+                                        std::int64_t now) = 0;
+    // Removes the secret, the recovery codes, any pending enrolment and every trusted device.
+    virtual void delete_enrolment(std::int64_t account) = 0;
+
     // Appends to the account's history and keeps only its newest `keep` entries.
     virtual void record_history(std::int64_t account, const HistoryEntry& entry,
                                 std::size_t keep) = 0;

@@ -30,6 +30,8 @@ bool is_known_type(std::uint8_t value) noexcept
     case MessageType::PasswordChangeCheck:
     case MessageType::PasswordChanged:
     case MessageType::History:
+    case MessageType::RegenerateCodes:
+    case MessageType::DisableMfa:
     case MessageType::Reply: return true;
     }
     return false;

@@ -50,6 +50,8 @@ enum class MessageType : std::uint8_t {
     PasswordChangeCheck = 15,  // may this password change go on?  user, service?
     PasswordChanged = 16,      // the password module changed it   user, service?, caller uid
     History = 17,              // the user's recent security events       user
+    RegenerateCodes = 18,      // ten new recovery codes, old ones void  user, code
+    DisableMfa = 19,           // turn MFA off                 user, code (root for others: text)
     // The only answer
     Reply = 64,
 };
