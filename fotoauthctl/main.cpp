@@ -35,6 +35,8 @@ int run(const Invocation& invocation)
     case Verb::Version: std::puts("fotoauthctl " FOTOSTUDIO_VERSION); return kSuccess;
     case Verb::MfaEnable: return run_mfa_enable(invocation);
     case Verb::MfaMode: return run_mfa_mode(invocation);
+    case Verb::MfaDisable: return run_mfa_disable(invocation);
+    case Verb::RegenerateCodes: return run_regenerate_codes(invocation);
     case Verb::Status: return run_status(invocation);
     case Verb::History: return run_history(invocation);
     case Verb::Devices: return run_devices(invocation);

@@ -3,9 +3,15 @@
 // Turns MFA on in two requests: EnrolBegin creates a pending secret, shown as a QR code and as
 // text for the authenticator app; EnrolConfirm with a code from the app proves the phone has
 // it, activates MFA and returns the recovery codes, which are shown this once.
+//
+// When MFA is active already, enrolling again replaces the phone. fotoauthd then wants a current
+// code or recovery code of the old phone with EnrolBegin, so that someone holding a session
+// cannot enrol a phone of their own; the old phone keeps working until the new one is confirmed.
+#include "confirming_code.hpp"
 #include "daemon_request.hpp"
 #include "exit_codes.hpp"
 #include "format.hpp"
+#include "recovery_codes.hpp"
 #include "sensitive.hpp"
 #include "terminal.hpp"
 #include "terminal_qr.hpp"
@@ -131,25 +137,55 @@ int take_enrolment(Message& reply, Enrolment& enrolment)
     return kSuccess;
 }
 
-int begin_enrolment(const Invocation& invocation, const TargetUser& user, Mode mode,
-                    Enrolment& enrolment)
+std::optional<Message> send_begin(const Invocation& invocation, const TargetUser& user, Mode mode,
+                                  SecretText* old_code, Enrolment& enrolment)
 {
     Message request(MessageType::EnrolBegin);
     request.set(Field::User, user.name);
     request.set(Field::Mode, to_string(mode));
+    if (old_code) {
+        request.set(Field::Code, old_code->text());
+        old_code->wipe();
+    }
 
     enrolment.asked_at = now();
     auto reply = ask_daemon(invocation, request);
+    wipe_field(request, Field::Code);
+    return reply;
+}
+
+// The second EnrolBegin of a new phone, with a code of the old one.
+int begin_replacement(const Invocation& invocation, const TargetUser& user, Mode mode,
+                      Enrolment& enrolment)
+{
+    constexpr char kUnchanged[] = "the old phone stays in use";
+    std::printf("MFA is already active for %s. Enrolling again replaces the phone: the new one\n"
+                "takes over once it is confirmed, and the old one works until then.\n"
+                "First confirm with a current code from the OLD phone, or with a recovery code.\n",
+                printable(user.name, 64).c_str());
+    SecretText code;
+    if (const int status = read_confirming_code(code, kUnchanged))
+        return status;
+
+    auto reply = send_begin(invocation, user, mode, &code, enrolment);
+    if (!reply)
+        return kFailure;
+    if (status_of(*reply) != ReplyStatus::Ok)
+        return explain_code_refusal(*reply, user, kUnchanged);
+    std::fputs("\n", stdout);
+    return take_enrolment(*reply, enrolment);
+}
+
+int begin_enrolment(const Invocation& invocation, const TargetUser& user, Mode mode,
+                    Enrolment& enrolment)
+{
+    auto reply = send_begin(invocation, user, mode, nullptr, enrolment);
     if (!reply)
         return kFailure;
 
     const ReplyStatus status = status_of(*reply);
-    if (status == ReplyStatus::AlreadyEnrolled) {
-        complain("MFA is already active for " + printable(user.name, 64) +
-                 ". Enrolling again, "
-                 "for example for a new phone, is not possible yet; see 'fotoauthctl status'.");
-        return kRefused;
-    }
+    if (status == ReplyStatus::AlreadyEnrolled)
+        return begin_replacement(invocation, user, mode, enrolment);
     if (status != ReplyStatus::Ok)
         return explain_answer(*reply, user.name);
     return take_enrolment(*reply, enrolment);
@@ -198,42 +234,16 @@ std::string expired_sentence(const Enrolment& enrolment, const TargetUser& user)
            enable_command(user) + "'.";
 }
 
-bool is_recovery_code(std::string_view code) noexcept
-{
-    return std::all_of(code.begin(), code.end(), [](char c) {
-        return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-               c == '-';
-    });
-}
-
-void print_recovery_codes(const std::vector<std::string_view>& codes)
-{
-    std::fputs("\nRecovery codes (shown only once):\n", stdout);
-    for (const auto code : codes)
-        std::printf("  %.*s\n", static_cast<int>(code.size()), code.data());
-    std::fputs("\n"
-               "These codes will not be shown again: store them offline, in a password manager\n"
-               "or on paper. If the phone is lost, type one of them at the code prompt instead\n"
-               "of a code from the app; each code works only once.\n"
-               "\n",
-               stdout);
-}
-
 int show_activation(Message& reply, Mode mode)
 {
-    SecretText codes_text;
-    if (const auto codes = reply.get(Field::RecoveryCodes))
-        codes_text.assign(*codes);
-    wipe_field(reply, Field::RecoveryCodes);
     const auto since = reply.get_u64(Field::Since);
-    const auto codes = split_lines(codes_text.text());
-    if (!since || codes.empty() || !std::all_of(codes.begin(), codes.end(), is_recovery_code)) {
+    if (!since || !show_recovery_codes(reply)) {
+        wipe_field(reply, Field::RecoveryCodes);
         complain("MFA is active, but fotoauthd's answer lacks well-formed recovery codes or the "
                  "activation time; see 'fotoauthctl status'.");
         return kFailure;
     }
 
-    print_recovery_codes(codes);
     std::printf("MFA: active since %s\n", format_local_time(*since).c_str());
     std::printf("Verification: %s\n", std::string(to_string(mode)).c_str());
     std::printf("From now on, %s.\n", std::string(describe_mode(mode)).c_str());

@@ -4,6 +4,7 @@
 // confirms the change, so that whoever finds a session left open cannot weaken the account's
 // MFA. There is one try: fotoauthd counts a wrong code here toward the account's lock like a
 // wrong code at a login. Changing to always makes fotoauthd forget every trusted device.
+#include "confirming_code.hpp"
 #include "daemon_request.hpp"
 #include "exit_codes.hpp"
 #include "format.hpp"
@@ -22,7 +23,7 @@ using protocol::Message;
 using protocol::MessageType;
 using protocol::ReplyStatus;
 
-constexpr char kNothingChanged[] = "the verification mode was not changed.";
+constexpr char kNothingChanged[] = "the verification mode was not changed";
 
 std::string not_enrolled_sentence(const TargetUser& user)
 {
@@ -58,22 +59,6 @@ int ask_current_mode(const Invocation& invocation, const TargetUser& user, Mode&
     return kSuccess;
 }
 
-// Reads one code; on failure says why and returns the exit code.
-int read_code(SecretText& code)
-{
-    const LineRead read = prompt_line("Code from the app: ", code);
-    if (read == LineRead::EndOfInput) {
-        complain(std::string("no code was typed; ") + kNothingChanged);
-        return kUsage;
-    }
-    remove_blanks(code.text());
-    if (read == LineRead::TooLong || code.text().empty()) {
-        complain(std::string("that is not a code; ") + kNothingChanged);
-        return kUsage;
-    }
-    return kSuccess;
-}
-
 std::optional<Message> send_mode_change(const Invocation& invocation, const TargetUser& user,
                                         Mode mode, SecretText& code)
 {
@@ -89,22 +74,11 @@ std::optional<Message> send_mode_change(const Invocation& invocation, const Targ
 
 int explain_refusal(const Message& reply, const TargetUser& user)
 {
-    const auto text = reply.get(Field::Text);
-    switch (status_of(reply)) {
-    case ReplyStatus::Rejected:
-        complain(std::string("that code is wrong or was used already; ") + kNothingChanged +
-                 " Wrong codes count toward locking the account.");
+    if (status_of(reply) == ReplyStatus::NotEnrolled) {
+        complain(not_enrolled_sentence(user));
         return kRefused;
-    case ReplyStatus::Locked:
-    case ReplyStatus::RateLimited:
-        // fotoauthd's sentence says which limit was reached and until when.
-        complain((text && !text->empty() ? printable(*text, 300)
-                                         : std::string("too many attempts for now.")) +
-                 " The verification mode was not changed.");
-        return kRefused;
-    case ReplyStatus::NotEnrolled: complain(not_enrolled_sentence(user)); return kRefused;
-    default: return explain_answer(reply, user.name);
     }
+    return explain_code_refusal(reply, user, kNothingChanged);
 }
 
 }  // namespace
@@ -151,7 +125,7 @@ int run_mfa_mode(const Invocation& invocation)
                 printable(user.name, 64).c_str(), std::string(to_string(current)).c_str(),
                 std::string(to_string(wanted)).c_str());
     SecretText code;
-    if (const int status = read_code(code))
+    if (const int status = read_confirming_code(code, kNothingChanged))
         return status;
 
     const auto reply = send_mode_change(invocation, user, wanted, code);

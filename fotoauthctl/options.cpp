@@ -14,8 +14,8 @@ namespace fotostudio::ctl {
 
 namespace {
 
-// The options that take a value; --help, --version and --all take none.
-constexpr std::string_view kValueOptions[] = {"socket", "timeout", "user", "mode"};
+// The options that take a value; --help, --version, --all and --yes take none.
+constexpr std::string_view kValueOptions[] = {"socket", "timeout", "user", "mode", "reason"};
 
 bool takes_value(std::string_view name) noexcept
 {
@@ -95,7 +95,7 @@ private:
         if (equals != std::string_view::npos)
             value = word.substr(equals + 1);
 
-        if (name == "help" || name == "version" || name == "all")
+        if (name == "help" || name == "version" || name == "all" || name == "yes")
             return set_flag(name, value.has_value());
         if (!takes_value(name))
             return fail("unknown option " + quoted(dashed(name)) + ".");
@@ -114,6 +114,8 @@ private:
             help_ = true;
         else if (name == "version")
             version_ = true;
+        else if (name == "yes")
+            invocation_.yes = true;
         else
             invocation_.all = true;
         return true;
@@ -129,6 +131,8 @@ private:
             return set_timeout(value);
         if (name == "user")
             return set_user(value);
+        if (name == "reason")
+            return set_reason(value);
         return set_mode(value);
     }
 
@@ -158,6 +162,14 @@ private:
         return true;
     }
 
+    bool set_reason(std::string_view value)
+    {
+        if (value.find_first_not_of(" \t") == std::string_view::npos)
+            return fail("--reason needs a few words on why MFA is turned off.");
+        invocation_.reason = std::string(value);
+        return true;
+    }
+
     bool set_mode(std::string_view value)
     {
         const auto mode = parse_mode(value);
@@ -183,6 +195,8 @@ private:
             return expect_words(1) && choose(Verb::History);
         if (verb == "mfa")
             return choose_mfa_verb();
+        if (verb == "recovery-codes")
+            return choose_recovery_codes_verb();
         if (verb == "devices")
             return choose_devices_verb();
         if (verb == "lockouts")
@@ -197,13 +211,25 @@ private:
     bool choose_mfa_verb()
     {
         if (words_.size() < 2)
-            return fail("'mfa' needs a sub-command: enable or mode.");
+            return fail("'mfa' needs a sub-command: enable, mode or disable.");
         if (words_[1] == "enable")
             return expect_words(2) && choose(Verb::MfaEnable);
         if (words_[1] == "mode")
             return choose_mfa_mode();
+        if (words_[1] == "disable")
+            return expect_words(2) && choose(Verb::MfaDisable);
         return fail("unknown 'mfa' sub-command " + quoted(words_[1]) +
-                    "; there are: enable, mode.");
+                    "; there are: enable, mode, disable.");
+    }
+
+    bool choose_recovery_codes_verb()
+    {
+        if (words_.size() < 2)
+            return fail("'recovery-codes' needs a sub-command: regenerate.");
+        if (words_[1] != "regenerate")
+            return fail("unknown 'recovery-codes' sub-command " + quoted(words_[1]) +
+                        "; there is: regenerate.");
+        return expect_words(2) && choose(Verb::RegenerateCodes);
     }
 
     bool choose_mfa_mode()
@@ -280,6 +306,10 @@ private:
             return fail("--mode only applies to 'mfa enable'.");
         if (invocation_.all && invocation_.verb != Verb::DevicesForget)
             return fail("--all only applies to 'devices forget'.");
+        if (invocation_.reason && invocation_.verb != Verb::MfaDisable)
+            return fail("--reason only applies to 'mfa disable'.");
+        if (invocation_.yes && invocation_.verb != Verb::MfaDisable)
+            return fail("--yes only applies to 'mfa disable'.");
         // The root verbs name what they act on as a word; a --user beside it would be ignored.
         if (invocation_.user && is_root_verb(invocation_.verb))
             return fail("--user does not apply to '" + std::string(verb_name(invocation_.verb)) +
@@ -321,6 +351,8 @@ std::string_view verb_name(Verb verb) noexcept
     case Verb::Version: return "--version";
     case Verb::MfaEnable: return "mfa enable";
     case Verb::MfaMode: return "mfa mode";
+    case Verb::MfaDisable: return "mfa disable";
+    case Verb::RegenerateCodes: return "recovery-codes regenerate";
     case Verb::Status: return "status";
     case Verb::History: return "history";
     case Verb::Devices: return "devices";
@@ -387,10 +419,17 @@ std::string_view help_text() noexcept
            "Manages multi-factor authentication (a code from a phone app at login).\n"
            "\n"
            "Verbs:\n"
-           "  mfa enable        turn MFA on: scan a QR code, confirm a code, keep recovery codes\n"
+           "  mfa enable        turn MFA on: scan a QR code, confirm a code, keep recovery codes;\n"
+           "                    when MFA is on already, replace the phone: a current code or\n"
+           "                    recovery code of the old one is asked first\n"
            "  mfa mode MODE     change how often a code is asked ('always' or 'new-device', see\n"
            "                    --mode), confirmed with a current code; 'always' forgets every\n"
            "                    trusted device\n"
+           "  mfa disable       turn MFA off, after a 'yes' and a current code (or a recovery\n"
+           "                    code); its secret, recovery codes and trusted devices are removed\n"
+           "  recovery-codes regenerate\n"
+           "                    replace all recovery codes with 10 new ones, after a current\n"
+           "                    code (or a recovery code); every old code stops working\n"
            "  status            show whether MFA is on, its mode, the trusted devices, the\n"
            "                    recovery codes left and the latest logins and changes\n"
            "  history           list the account's recent logins, refused logins and security\n"
@@ -408,6 +447,10 @@ std::string_view help_text() noexcept
            "  unlock USER       lift every lock of the account USER and clear its limits\n"
            "  unblock ADDRESS   clear the login limit of an IPv4 or IPv6 address; IPv6 is\n"
            "                    limited per /64 network, cleared by any address in it\n"
+           "  mfa disable --user NAME --reason TEXT\n"
+           "                    turn off the MFA of NAME, who lost both phone and recovery codes,\n"
+           "                    once their identity is checked; no code is asked, and TEXT goes\n"
+           "                    to the audit log and the account's history\n"
            "\n"
            "Options:\n"
            "  --mode MODE     'always' or 'new-device', for 'mfa enable' (asked when absent):\n"
@@ -416,6 +459,8 @@ std::string_view help_text() noexcept
            "                  default. For SSH a device is the public key that logged in first\n"
            "                  (sshd: AuthenticationMethods publickey,keyboard-interactive)\n"
            "  --user NAME     act for the account NAME (root only; others act for themselves)\n"
+           "  --reason TEXT   why root turns off the MFA of another account (required then)\n"
+           "  --yes           'mfa disable' without the question, when stdin is not a terminal\n"
            "  --socket PATH   the socket of fotoauthd (default /run/fotoauthd/socket)\n"
            "  --timeout MS    how long to wait for each answer of fotoauthd (default 10000)\n"
            "  --help          show this text\n"

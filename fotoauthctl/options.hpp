@@ -4,8 +4,9 @@
 //   fotoauthctl [--socket PATH] [--timeout MS] VERB [--user NAME] [VERB OPTIONS]
 //   fotoauthctl [--socket PATH] [--timeout MS] lockouts | unlock USER | unblock ADDRESS
 //
-// where VERB is "mfa enable [--mode MODE]", "mfa mode MODE", "status", "history", "devices",
-// "devices forget ID" or "devices forget --all".
+// where VERB is "mfa enable [--mode MODE]", "mfa mode MODE", "mfa disable [--reason TEXT]
+// [--yes]", "recovery-codes regenerate", "status", "history", "devices", "devices forget ID" or
+// "devices forget --all".
 //
 // Options are accepted before or after the verb, as "--name value" or "--name=value".
 #pragma once
@@ -25,6 +26,8 @@ enum class Verb {
     Version,
     MfaEnable,
     MfaMode,
+    MfaDisable,
+    RegenerateCodes,
     Status,
     History,
     Devices,
@@ -49,12 +52,16 @@ struct Invocation {
     Verb verb = Verb::Help;
     std::string socket_path{protocol::kDefaultSocketPath};
     std::chrono::milliseconds timeout = kDefaultTimeout;
-    std::optional<std::string> user;  // --user: whom to act for (root only, unless oneself)
-    std::optional<Mode> mode;         // --mode of "mfa enable" (asked for when absent), or the
-                                      // MODE of "mfa mode"
-    std::string operand;              // the USER of unlock, the ADDRESS of unblock, the ID of
-                                      // "devices forget", as typed
-    bool all = false;                 // --all of "devices forget"
+    std::optional<std::string> user;    // --user: whom to act for (root only, unless oneself)
+    std::optional<Mode> mode;           // --mode of "mfa enable" (asked for when absent), or the
+                                        // MODE of "mfa mode"
+    std::string operand;                // the USER of unlock, the ADDRESS of unblock, the ID of
+                                        // "devices forget", as typed
+    bool all = false;                   // --all of "devices forget"
+    std::optional<std::string> reason;  // --reason of "mfa disable": why root turns off the MFA
+                                        // of another account, for its history and the audit log
+    bool yes = false;                   // --yes of "mfa disable": no question when stdin is not
+                                        // a terminal (for scripts)
 };
 
 struct ParsedCommandLine {

@@ -1,5 +1,6 @@
 // fotoauthctl status [--user NAME]: whether MFA is active, since when, in which mode, how many
-// devices are trusted and how many recovery codes are left, or how to turn it on; then the
+// devices are trusted and how many recovery codes are left (with a warning when few are), or how
+// to turn it on; then the
 // newest entries of the account's history, so that a login the user did not make stands out.
 #include "daemon_request.hpp"
 #include "exit_codes.hpp"
@@ -7,6 +8,7 @@
 #include "terminal.hpp"
 #include "verbs.hpp"
 
+#include <cstdint>
 #include <cstdio>
 
 namespace fotostudio::ctl {
@@ -30,6 +32,18 @@ std::string render_device_count(const Message& reply, std::string_view mode, con
     return line + "\n";
 }
 
+// Few recovery codes left: the user should make new ones before the phone is lost, not after.
+constexpr std::uint64_t kFewCodesLeft = 2;
+
+std::string render_low_codes_warning(std::uint64_t codes_left, const TargetUser& user)
+{
+    if (codes_left > kFewCodesLeft)
+        return {};
+    return "Only " + std::to_string(codes_left) + " recovery code" + (codes_left == 1 ? "" : "s") +
+           " left: make new ones with fotoauthctl recovery-codes regenerate" +
+           (user.is_caller ? std::string() : " --user " + printable(user.name, 64)) + "\n";
+}
+
 std::optional<std::string> render_active(const Message& reply, const TargetUser& user)
 {
     const auto since = reply.get_u64(Field::Since);
@@ -41,7 +55,8 @@ std::optional<std::string> render_active(const Message& reply, const TargetUser&
     return "MFA: active since " + format_local_time(*since) + "\n" +
            "Verification: " + printable(*mode, 32) + "\n" +
            render_device_count(reply, *mode, user) +
-           "Recovery codes left: " + std::to_string(*codes_left) + "\n";
+           "Recovery codes left: " + std::to_string(*codes_left) + "\n" +
+           render_low_codes_warning(*codes_left, user);
 }
 
 std::string render_inactive(const Message& reply, const TargetUser& user)

@@ -27,6 +27,17 @@ int run_mfa_mode(const Invocation& invocation);
 // when it said so.
 std::string mode_change_outcome(Mode mode, std::optional<std::uint64_t> forgotten);
 
+// fotoauthctl mfa disable [--user NAME --reason TEXT] [--yes]: mfa_disable.cpp
+int run_mfa_disable(const Invocation& invocation);
+
+// Why mfa disable cannot go on for user as invoked (root for another account without --reason,
+// or --reason for one's own account), or nothing.
+std::optional<std::string> disable_usage_error(const Invocation& invocation,
+                                               const TargetUser& user);
+
+// fotoauthctl recovery-codes regenerate: recovery_codes_regenerate.cpp
+int run_regenerate_codes(const Invocation& invocation);
+
 // fotoauthctl status: status.cpp
 int run_status(const Invocation& invocation);
 

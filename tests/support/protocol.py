@@ -32,6 +32,8 @@ class MessageType(IntEnum):
     PASSWORD_CHANGE_CHECK = 15
     PASSWORD_CHANGED = 16
     HISTORY = 17
+    REGENERATE_CODES = 18
+    DISABLE_MFA = 19
     REPLY = 64
 
 

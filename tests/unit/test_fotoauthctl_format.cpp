@@ -137,6 +137,30 @@ void active_mfa_shows_the_trusted_devices_and_in_new_device_mode_how_to_list_the
                 std::string::npos);
 }
 
+void two_or_fewer_recovery_codes_left_add_a_line_on_making_new_ones(void**)
+{
+    use_time_zone("UTC");
+    proto::Message reply = active_status();
+    reply.set_u64(proto::Field::CodesLeft, 3);
+    const auto three = ctl::render_status(reply, {"alice", true});
+    assert_true(three->ends_with("Recovery codes left: 3\n"));
+
+    reply.set_u64(proto::Field::CodesLeft, 2);
+    const auto two = ctl::render_status(reply, {"alice", true});
+    assert_true(two->ends_with("Recovery codes left: 2\nOnly 2 recovery codes left: make new "
+                               "ones with fotoauthctl recovery-codes regenerate\n"));
+
+    reply.set_u64(proto::Field::CodesLeft, 1);
+    const auto one_for_root = ctl::render_status(reply, {"bob", false});
+    assert_true(one_for_root->ends_with("Only 1 recovery code left: make new ones with "
+                                        "fotoauthctl recovery-codes regenerate --user bob\n"));
+
+    reply.set_u64(proto::Field::CodesLeft, 0);
+    const auto none = ctl::render_status(reply, {"alice", true});
+    assert_true(none->ends_with("Only 0 recovery codes left: make new ones with fotoauthctl "
+                                "recovery-codes regenerate\n"));
+}
+
 void inactive_mfa_says_how_to_enable_it_and_mentions_a_pending_enrolment(void**)
 {
     proto::Message reply = proto::make_reply(proto::ReplyStatus::Ok);
@@ -198,6 +222,7 @@ int main()
         cmocka_unit_test(active_mfa_shows_since_when_the_mode_and_the_codes_left),
         cmocka_unit_test(
             active_mfa_shows_the_trusted_devices_and_in_new_device_mode_how_to_list_them),
+        cmocka_unit_test(two_or_fewer_recovery_codes_left_add_a_line_on_making_new_ones),
         cmocka_unit_test(inactive_mfa_says_how_to_enable_it_and_mentions_a_pending_enrolment),
         cmocka_unit_test(a_status_answer_missing_fields_is_not_rendered),
         cmocka_unit_test(a_secret_text_leaves_only_zeros_in_its_buffer_when_wiped),

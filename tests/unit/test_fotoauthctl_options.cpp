@@ -1,8 +1,10 @@
 // The command line of fotoauthctl: options before or after the verb, defaults, every usage
 // error explained in words; the rule on whom a caller may act for; the root verbs, their word
-// after the verb, and which addresses unblock takes; the device verbs, mfa mode and history.
+// after the verb, and which addresses unblock takes; the device verbs, mfa mode and history;
+// mfa disable with its --reason and --yes, and recovery-codes regenerate.
 #include "account.hpp"
 #include "options.hpp"
+#include "verbs.hpp"
 
 #include <initializer_list>
 #include <string>
@@ -92,7 +94,21 @@ void every_usage_error_is_refused_with_a_sentence_naming_the_problem(void**)
     const Case cases[] = {
         {{}, "no verb"},
         {{"mfa"}, "needs a sub-command"},
-        {{"mfa", "disable"}, "'disable'"},
+        {{"mfa", "off"}, "unknown 'mfa' sub-command 'off'; there are: enable, mode, disable"},
+        {{"mfa", "disable", "now"}, "unexpected word 'now'"},
+        {{"mfa", "disable", "--reason"}, "--reason needs a value"},
+        {{"mfa", "disable", "--reason="}, "--reason needs a few words"},
+        {{"mfa", "disable", "--reason", "  "}, "--reason needs a few words"},
+        {{"mfa", "disable", "--reason", "a", "--reason", "b"}, "--reason is given twice"},
+        {{"mfa", "disable", "--yes=no"}, "--yes takes no value"},
+        {{"mfa", "disable", "--mode", "always"}, "--mode only applies"},
+        {{"status", "--reason", "why"}, "--reason only applies to 'mfa disable'"},
+        {{"mfa", "enable", "--yes"}, "--yes only applies to 'mfa disable'"},
+        {{"recovery-codes"}, "'recovery-codes' needs a sub-command: regenerate"},
+        {{"recovery-codes", "show"}, "unknown 'recovery-codes' sub-command 'show'"},
+        {{"recovery-codes", "regenerate", "now"}, "unexpected word 'now'"},
+        {{"recovery-codes", "regenerate", "--yes"}, "--yes only applies"},
+        {{"recovery-codes", "regenerate", "--all"}, "--all only applies"},
         {{"mfa", "mode"}, "'mfa mode' needs the new mode"},
         {{"mfa", "mode", "sometimes"}, "not 'sometimes'"},
         {{"mfa", "mode", "always", "now"}, "unexpected word 'now'"},
@@ -202,6 +218,66 @@ void the_help_names_the_device_verbs_and_mfa_mode(void**)
     assert_true(contains(help, "  devices forget ID\n"));
     assert_true(contains(help, "  devices forget --all\n"));
     assert_true(contains(help, "AuthenticationMethods publickey,keyboard-interactive"));
+}
+
+void mfa_disable_takes_a_reason_and_yes_for_root_scripts(void**)
+{
+    const auto own = parse({"mfa", "disable"});
+    assert_true(own.invocation.has_value());
+    assert_int_equal(own.invocation->verb, ctl::Verb::MfaDisable);
+    assert_false(own.invocation->reason.has_value());
+    assert_false(own.invocation->yes);
+
+    const auto support = parse({"mfa", "--yes", "disable", "--user", "bob",
+                                "--reason=lost phone and codes, passport checked"});
+    assert_true(support.invocation.has_value());
+    assert_int_equal(support.invocation->verb, ctl::Verb::MfaDisable);
+    assert_string_equal(support.invocation->user->c_str(), "bob");
+    assert_string_equal(support.invocation->reason->c_str(),
+                        "lost phone and codes, passport checked");
+    assert_true(support.invocation->yes);
+    assert_string_equal(std::string(ctl::verb_name(ctl::Verb::MfaDisable)).c_str(), "mfa disable");
+    assert_false(ctl::is_root_verb(ctl::Verb::MfaDisable));
+}
+
+void recovery_codes_regenerate_is_a_verb_for_any_account(void**)
+{
+    const auto parsed = parse({"recovery-codes", "regenerate", "--user", "bob"});
+    assert_true(parsed.invocation.has_value());
+    assert_int_equal(parsed.invocation->verb, ctl::Verb::RegenerateCodes);
+    assert_string_equal(parsed.invocation->user->c_str(), "bob");
+    assert_string_equal(std::string(ctl::verb_name(ctl::Verb::RegenerateCodes)).c_str(),
+                        "recovery-codes regenerate");
+    assert_false(ctl::is_root_verb(ctl::Verb::RegenerateCodes));
+}
+
+void root_must_give_a_reason_for_another_account_and_nobody_for_their_own(void**)
+{
+    ctl::Invocation without_reason;
+    ctl::Invocation with_reason;
+    with_reason.reason = "lost phone and codes";
+    const ctl::TargetUser other{"bob", false};
+    const ctl::TargetUser self{"alice", true};
+
+    const auto missing = ctl::disable_usage_error(without_reason, other);
+    assert_true(missing.has_value());
+    assert_true(contains(*missing, "--reason TEXT"));
+    const auto needless = ctl::disable_usage_error(with_reason, self);
+    assert_true(needless.has_value());
+    assert_true(contains(*needless, "with a code"));
+    assert_false(ctl::disable_usage_error(with_reason, other).has_value());
+    assert_false(ctl::disable_usage_error(without_reason, self).has_value());
+}
+
+void the_help_names_mfa_disable_recovery_codes_and_their_options(void**)
+{
+    const std::string help(ctl::help_text());
+    assert_true(contains(help, "  mfa disable "));
+    assert_true(contains(help, "  mfa disable --user NAME --reason TEXT\n"));
+    assert_true(contains(help, "  recovery-codes regenerate\n"));
+    assert_true(contains(help, "  --reason TEXT "));
+    assert_true(contains(help, "  --yes "));
+    assert_true(contains(help, "replace the phone"));
 }
 
 void history_is_a_verb_for_any_account_that_takes_user_and_nothing_else(void**)
@@ -362,6 +438,10 @@ int main()
         cmocka_unit_test(devices_lists_and_devices_forget_takes_an_id_or_all),
         cmocka_unit_test(a_device_id_is_a_positive_whole_number_that_fits_the_daemons_ids),
         cmocka_unit_test(the_help_names_the_device_verbs_and_mfa_mode),
+        cmocka_unit_test(mfa_disable_takes_a_reason_and_yes_for_root_scripts),
+        cmocka_unit_test(recovery_codes_regenerate_is_a_verb_for_any_account),
+        cmocka_unit_test(root_must_give_a_reason_for_another_account_and_nobody_for_their_own),
+        cmocka_unit_test(the_help_names_mfa_disable_recovery_codes_and_their_options),
         cmocka_unit_test(history_is_a_verb_for_any_account_that_takes_user_and_nothing_else),
         cmocka_unit_test(a_word_quoted_back_in_an_error_cannot_drive_the_terminal),
         cmocka_unit_test(without_user_option_the_caller_acts_for_itself),
