@@ -103,7 +103,8 @@ constexpr std::array kRules = {
          {Action::Stop, PAM_AUTH_ERR, LOG_ERR,
           "fotoauthd does not let this process act for the user", kAnonymous}},
 
-    // AuthVerify in the code stage. Ok keeps the nonce, which may still fail.
+    // AuthVerify in the code stage. Ok keeps the nonce, which may still fail; when it passes and
+    // the answer carries CodesLeft, the code stage also warns that recovery codes run out.
     Rule{Step::Verify, ReplyStatus::Ok, {Action::KeepProof, PAM_SUCCESS, 0, nullptr, kAnonymous}},
     Rule{Step::Verify, ReplyStatus::Rejected,
          {Action::StopWrongCode, PAM_AUTH_ERR, LOG_NOTICE, "wrong or already used code",

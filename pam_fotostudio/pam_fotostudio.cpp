@@ -87,6 +87,8 @@ constexpr const char* kPasswordChangesFallback =
     "Too many password change attempts. Wait and try again.";
 constexpr const char* kKeyRequiredMessage =
     "This server accepts logins only with a public key first.";
+// Ends the warning after a login when few recovery codes are left.
+constexpr const char* kRegenerateHint = "Make new ones with: fotoauthctl recovery-codes regenerate";
 // The first line of SSH_AUTH_INFO_0 when the login's first method was a public key.
 constexpr std::string_view kPublicKeyMethod = "publickey ";
 
@@ -114,6 +116,9 @@ constexpr std::size_t kMaxAuthInfoLength = 2048;
 //                            answer equals PAM_AUTHTOK                  PAM_AUTH_ERR, not sent
 //   code stage: AuthVerify   Ok or Trusted without a well-formed Nonce  PAM_AUTHINFO_UNAVAIL
 //   Ok, AuthQuery Trusted    pam_putenv of the nonce fails              PAM_SYSTEM_ERR
+//   code stage: AuthVerify   CodesLeft in the answer (the daemon sends  PAM_SUCCESS, and "Only N
+//   Ok, nonce kept           it when 2 or fewer recovery codes remain)  recovery codes are left."
+//                                                                       as PAM_TEXT_INFO
 //   acct_mgmt                bad option, exception, no user name        PAM_PERM_DENIED
 //                            FOTOSTUDIO_AUTH not a plausible nonce      sent without a nonce
 //   open_session             bad option, exception, no user name        PAM_SESSION_ERR
@@ -147,7 +152,7 @@ struct Login {
 
 // The outcome of one exchange after the table judged it: either go on (with the daemon's
 // answer), or stop with pam_code: a refusal already shown and logged, or a passed login whose
-// nonce is already kept.
+// nonce is already kept (the answer comes along, for what else it carries).
 struct Judged {
     bool proceed;
     int pam_code;
@@ -287,8 +292,10 @@ Judged consult(const Login& login, Step step, const protocol::Message& request)
 
     switch (verdict.action) {
     case Action::Proceed: return {true, verdict.pam_code, std::move(outcome.reply)};
-    case Action::KeepProof:
-        return {false, remember_nonce(login, step, *outcome.reply), std::nullopt};
+    case Action::KeepProof: {
+        const int kept = remember_nonce(login, step, *outcome.reply);
+        return {false, kept, std::move(outcome.reply)};
+    }
     case Action::Stop: break;
     case Action::StopWrongCode: tell_error(login.pamh, login.flags, kWrongCodeMessage); break;
     case Action::StopDaemonText: show_daemon_text(login, step, *outcome.reply); break;
@@ -395,6 +402,12 @@ bool take_preauth_mark(pam_handle_t* pamh, const Caller& caller)
     return same_user;
 }
 
+// "1 other session", "2 other sessions": what the daemon reports, as a person would say it.
+std::string counted(std::uint64_t count, const char* one, const char* many)
+{
+    return std::to_string(count) + " " + (count == 1 ? one : many);
+}
+
 // --- auth stage ---
 
 // Refuses answers that must not be sent to the daemon. Returns the PAM code to stop with, or
@@ -448,6 +461,20 @@ Judged ask_and_check_code(const Login& login, Step verify)
     return consult(login, verify, auth_verify(login.caller, prompt.answer.view(), password_failed));
 }
 
+// After a right code, tells the user that the recovery codes are running out, when the daemon
+// says so (it sends CodesLeft only then): new ones are easy to make now, and impossible once the
+// phone is lost too. Only a warning: the login has passed either way.
+void warn_if_few_codes_left(const Login& login, const protocol::Message& reply)
+{
+    const auto left = reply.get_u64(protocol::Field::CodesLeft);
+    if (!left)
+        return;
+    const std::string how_many =
+        *left == 0 ? "No recovery codes are left. "
+                   : "Only " + counted(*left, "recovery code is", "recovery codes are") + " left. ";
+    tell_info(login.pamh, login.flags, (how_many + kRegenerateHint).c_str());
+}
+
 // The code stage: the attempt is counted (by a preauth line before, or here), then the user is
 // asked for a code if enrolled and the device is not trusted. Either way a passed login leaves
 // the daemon's nonce for the account and session stages (consult keeps it).
@@ -469,6 +496,9 @@ int check_code(const Login& login)
         pam_syslog(login.pamh, LOG_CRIT, "the answer table let a code pass without keeping it");
         return PAM_AUTHINFO_UNAVAIL;
     }
+
+    if (verified.pam_code == PAM_SUCCESS && verified.reply)
+        warn_if_few_codes_left(login, *verified.reply);
     return verified.pam_code;
 }
 
@@ -608,12 +638,6 @@ int open_session(pam_handle_t* pamh, int flags, int argc, const char** argv)
 int check_password_change_allowed(const Login& login)
 {
     return consult(login, Step::PasswordCheck, password_change_check(login.caller)).pam_code;
-}
-
-// "1 other session", "2 other sessions": what the daemon reports, as a person would say it.
-std::string counted(std::uint64_t count, const char* one, const char* many)
-{
-    return std::to_string(count) + " " + (count == 1 ? one : many);
 }
 
 // Tells the user what the change set off, when the daemon said: a password change that throws
