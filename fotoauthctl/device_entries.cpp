@@ -8,6 +8,7 @@ namespace fotostudio::ctl {
 namespace {
 
 constexpr std::size_t kFieldsPerEntry = 6;
+constexpr std::string_view kTruncatedMark = "truncated";
 
 // A key's fingerprint with its type is about 70 characters; longer labels are cut so that one
 // entry cannot push the table off the screen.
@@ -78,9 +79,12 @@ std::string render_none(const TargetUser& user, TrustSetting setting)
 DeviceList parse_devices(std::string_view entries)
 {
     DeviceList list;
-    for (const auto line : split_lines(entries))
-        if (!read_entry(line, list))
+    for (const auto line : split_lines(entries)) {
+        if (line == kTruncatedMark)
+            list.truncated = true;
+        else if (!read_entry(line, list))
             list.unreadable.emplace_back(line);
+    }
     return list;
 }
 
@@ -98,7 +102,7 @@ std::string describe_device(std::string_view kind, std::string_view label)
 
 std::string render_devices(const DeviceList& list, const TargetUser& user, TrustSetting setting)
 {
-    if (list.devices.empty() && list.unreadable.empty())
+    if (list.devices.empty() && list.unreadable.empty() && !list.truncated)
         return render_none(user, setting);
 
     std::string text;
@@ -106,6 +110,10 @@ std::string render_devices(const DeviceList& list, const TargetUser& user, Trust
         text += render_table_of(list, user);
     if (!list.unreadable.empty())
         text += (text.empty() ? "" : "\n") + render_unreadable(list.unreadable);
+    if (list.truncated)
+        text += (text.empty() ? "" : "\n") +
+                std::string("fotoauthd cut this list short: there are more devices than fit in "
+                            "one answer.\n");
     if (!list.devices.empty())
         text += "\n" + render_remedies(user);
     return text;

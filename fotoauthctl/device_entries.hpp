@@ -10,7 +10,8 @@
 //
 // KIND is "ssh-key" (LABEL e.g. "ssh-ed25519 SHA256:..."), "address" (LABEL e.g. "198.51.100.7
 // sshd") or "terminal" (LABEL e.g. "tty3 login"). As with the lockouts, a line that does not fit
-// is kept and shown as it came.
+// is kept and shown as it came. When the devices do not fit in one answer, fotoauthd ends the
+// text with a line "truncated".
 #pragma once
 
 #include "account.hpp"
@@ -35,6 +36,7 @@ struct TrustedDevice {
 struct DeviceList {
     std::vector<TrustedDevice> devices;
     std::vector<std::string> unreadable;  // lines that do not fit, as they came
+    bool truncated = false;               // fotoauthd left devices out
 };
 
 // Reads the Entries text. Empty lines are skipped; nothing in it is trusted to be printable.

@@ -8,6 +8,7 @@
 #include "daemon_request.hpp"
 #include "device_entries.hpp"
 #include "exit_codes.hpp"
+#include "json_output.hpp"
 #include "terminal.hpp"
 #include "verbs.hpp"
 
@@ -73,12 +74,17 @@ int run_devices(const Invocation& invocation)
 
     // No Entries field means the same as an empty one: no device is trusted.
     const auto list = parse_devices(reply->get(Field::Entries).value_or(""));
-    TrustSetting setting = TrustSetting::NewDevice;
-    if (list.devices.empty() && list.unreadable.empty()) {
-        if (const int status = ask_trust_setting(invocation, *target.user, setting))
-            return status;
+    if (invocation.json) {
+        // A script reads an empty list as it is; the sentence on why it is empty is for people.
+        std::fputs(devices_json(list, target.user->name).c_str(), stdout);
+    } else {
+        TrustSetting setting = TrustSetting::NewDevice;
+        if (list.devices.empty() && list.unreadable.empty()) {
+            if (const int status = ask_trust_setting(invocation, *target.user, setting))
+                return status;
+        }
+        std::fputs(render_devices(list, *target.user, setting).c_str(), stdout);
     }
-    std::fputs(render_devices(list, *target.user, setting).c_str(), stdout);
 
     if (!list.unreadable.empty()) {
         complain(std::to_string(list.unreadable.size()) +

@@ -3,6 +3,7 @@
 // trusted devices, MFA turned on), newest first, as fotoauthd keeps them.
 #include "daemon_request.hpp"
 #include "exit_codes.hpp"
+#include "json_output.hpp"
 #include "terminal.hpp"
 #include "verbs.hpp"
 
@@ -44,7 +45,9 @@ int run_history(const Invocation& invocation)
     HistoryList list;
     if (const int status = ask_history(invocation, *target.user, list))
         return status;
-    std::fputs(render_history(list, *target.user).c_str(), stdout);
+    const std::string text = invocation.json ? history_json(list, target.user->name)
+                                             : render_history(list, *target.user);
+    std::fputs(text.c_str(), stdout);
 
     if (!list.unreadable.empty())
         return report_unreadable(list.unreadable.size());

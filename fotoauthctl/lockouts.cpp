@@ -3,6 +3,7 @@
 // refused right now, with when each ends.
 #include "daemon_request.hpp"
 #include "exit_codes.hpp"
+#include "json_output.hpp"
 #include "lockout_entries.hpp"
 #include "terminal.hpp"
 #include "verbs.hpp"
@@ -23,7 +24,8 @@ int run_lockouts(const Invocation& invocation)
     // No Entries field means the same as an empty one: nothing is locked.
     const auto list = parse_lockouts(reply->get(protocol::Field::Entries).value_or(""));
     const auto now = static_cast<std::uint64_t>(std::time(nullptr));
-    std::fputs(render_lockouts(list, now).c_str(), stdout);
+    const std::string text = invocation.json ? lockouts_json(list) : render_lockouts(list, now);
+    std::fputs(text.c_str(), stdout);
 
     if (!list.unreadable.empty()) {
         const std::string count = std::to_string(list.unreadable.size());

@@ -14,7 +14,7 @@ namespace fotostudio::ctl {
 
 namespace {
 
-// The options that take a value; --help, --version, --all and --yes take none.
+// The options that take a value; --help, --version, --all, --yes and --json take none.
 constexpr std::string_view kValueOptions[] = {"socket", "timeout", "user", "mode", "reason"};
 
 bool takes_value(std::string_view name) noexcept
@@ -95,7 +95,7 @@ private:
         if (equals != std::string_view::npos)
             value = word.substr(equals + 1);
 
-        if (name == "help" || name == "version" || name == "all" || name == "yes")
+        if (name == "help" || name == "version" || name == "all" || name == "yes" || name == "json")
             return set_flag(name, value.has_value());
         if (!takes_value(name))
             return fail("unknown option " + quoted(dashed(name)) + ".");
@@ -116,6 +116,8 @@ private:
             version_ = true;
         else if (name == "yes")
             invocation_.yes = true;
+        else if (name == "json")
+            invocation_.json = true;
         else
             invocation_.all = true;
         return true;
@@ -310,6 +312,10 @@ private:
             return fail("--reason only applies to 'mfa disable'.");
         if (invocation_.yes && invocation_.verb != Verb::MfaDisable)
             return fail("--yes only applies to 'mfa disable'.");
+        // A verb that changes something has no data to print; a script that asks for JSON from
+        // it expects something it would not get.
+        if (invocation_.json && !prints_data(invocation_.verb))
+            return fail("--json only applies to 'status', 'history', 'devices' and 'lockouts'.");
         // The root verbs name what they act on as a word; a --user beside it would be ignored.
         if (invocation_.user && is_root_verb(invocation_.verb))
             return fail("--user does not apply to '" + std::string(verb_name(invocation_.verb)) +
@@ -362,6 +368,12 @@ std::string_view verb_name(Verb verb) noexcept
     case Verb::Unblock: return "unblock";
     }
     return "?";
+}
+
+bool prints_data(Verb verb) noexcept
+{
+    return verb == Verb::Status || verb == Verb::History || verb == Verb::Devices ||
+           verb == Verb::Lockouts;
 }
 
 bool is_root_verb(Verb verb) noexcept
@@ -461,6 +473,8 @@ std::string_view help_text() noexcept
            "  --user NAME     act for the account NAME (root only; others act for themselves)\n"
            "  --reason TEXT   why root turns off the MFA of another account (required then)\n"
            "  --yes           'mfa disable' without the question, when stdin is not a terminal\n"
+           "  --json          for status, history, devices and lockouts: print one JSON object\n"
+           "                  with unix times instead of the tables, for scripts\n"
            "  --socket PATH   the socket of fotoauthd (default /run/fotoauthd/socket)\n"
            "  --timeout MS    how long to wait for each answer of fotoauthd (default 10000)\n"
            "  --help          show this text\n"

@@ -1,7 +1,7 @@
 // The command line of fotoauthctl, parsed into a plain value without touching the system, so
 // that the parsing can be tested on its own.
 //
-//   fotoauthctl [--socket PATH] [--timeout MS] VERB [--user NAME] [VERB OPTIONS]
+//   fotoauthctl [--socket PATH] [--timeout MS] [--json] VERB [--user NAME] [VERB OPTIONS]
 //   fotoauthctl [--socket PATH] [--timeout MS] lockouts | unlock USER | unblock ADDRESS
 //
 // where VERB is "mfa enable [--mode MODE]", "mfa mode MODE", "mfa disable [--reason TEXT]
@@ -62,6 +62,8 @@ struct Invocation {
                                         // of another account, for its history and the audit log
     bool yes = false;                   // --yes of "mfa disable": no question when stdin is not
                                         // a terminal (for scripts)
+    bool json = false;                  // --json: one JSON object on stdout instead of the table
+                                        // (status, history, devices, lockouts only)
 };
 
 struct ParsedCommandLine {
@@ -71,6 +73,9 @@ struct ParsedCommandLine {
 
 // The verb as typed on the command line, e.g. "mfa enable".
 std::string_view verb_name(Verb verb) noexcept;
+
+// Verbs that print what fotoauthd holds, and so can print it as JSON (--json).
+bool prints_data(Verb verb) noexcept;
 
 // Verbs about the whole machine (locks and login limits) that only root may run.
 bool is_root_verb(Verb verb) noexcept;

@@ -5,6 +5,7 @@
 #include "daemon_request.hpp"
 #include "exit_codes.hpp"
 #include "format.hpp"
+#include "json_output.hpp"
 #include "terminal.hpp"
 #include "verbs.hpp"
 
@@ -69,6 +70,27 @@ std::string render_inactive(const Message& reply, const TargetUser& user)
     return text;
 }
 
+constexpr std::string_view kMissingFields =
+    "fotoauthd answered the status request without the fields it needs.";
+
+// The status and its recent activity as one JSON object. Unlike the table, nothing is printed
+// before the history arrives, so that stdout holds either the whole object or nothing.
+int print_status_json(const Invocation& invocation, const Message& reply, const TargetUser& user)
+{
+    HistoryList history;
+    if (const int status = ask_history(invocation, user, history))
+        return status;
+    const auto text = status_json(reply, user.name, history);
+    if (!text) {
+        complain(kMissingFields);
+        return kFailure;
+    }
+    std::fputs(text->c_str(), stdout);
+    if (!history.unreadable.empty())
+        return report_unreadable(history.unreadable.size());
+    return kSuccess;
+}
+
 }  // namespace
 
 std::optional<std::string> render_status(const Message& reply, const TargetUser& user)
@@ -97,9 +119,12 @@ int run_status(const Invocation& invocation)
     if (status_of(*reply) != protocol::ReplyStatus::Ok)
         return explain_answer(*reply, target.user->name);
 
+    if (invocation.json)
+        return print_status_json(invocation, *reply, *target.user);
+
     const auto text = render_status(*reply, *target.user);
     if (!text) {
-        complain("fotoauthd answered the status request without the fields it needs.");
+        complain(kMissingFields);
         return kFailure;
     }
     std::fputs(text->c_str(), stdout);

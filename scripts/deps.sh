@@ -32,6 +32,7 @@ FOTOSTUDIO_TEST_PACKAGES=(
     procps
     passwd              # useradd, chpasswd: the test users
     clang-format        # the layout check of the C++ sources
+    man-db              # the manual pages are rendered by the tests
     dbus-daemon         # integration: a private bus for the stand-in logind
     python3-dbus
     python3-gi

@@ -3,6 +3,7 @@
 // fatal, the table with local times, why the list is empty, and the sentences after forgetting
 // devices or changing the mode.
 #include "device_entries.hpp"
+#include "json_output.hpp"
 #include "verbs.hpp"
 
 #include <cstdint>
@@ -240,6 +241,32 @@ void a_mode_change_says_the_new_mode_and_how_many_devices_were_forgotten_when_kn
                         "trusted yet).\n");
 }
 
+void a_truncated_list_says_so_instead_of_showing_the_mark_as_unreadable(void**)
+{
+    const auto list = ctl::parse_devices(key_line("3") + "\ntruncated");
+    assert_true(list.truncated);
+    assert_true(list.unreadable.empty());
+    assert_int_equal(list.devices.size(), 1);
+    assert_false(ctl::parse_devices(key_line("3")).truncated);
+    assert_true(contains(ctl::render_devices(list, kAlice, ctl::TrustSetting::NewDevice),
+                         "fotoauthd cut this list short"));
+}
+
+void devices_as_json_keep_the_daemons_words_and_unix_times(void**)
+{
+    const auto list = ctl::parse_devices(key_line("3") + "\n5\tterminal\ttty3 \"x\"\t4\t5\t6");
+    assert_string_equal(
+        ctl::devices_json(list, "alice").c_str(),
+        (std::string("{\"user\":\"alice\",\"devices\":[{\"id\":3,\"kind\":\"ssh-key\",") +
+         "\"label\":\"ssh-ed25519 " + kFingerprint +
+         "\",\"first_used\":1700000000,\"last_used\":1700003600,\"expires\":1707776000},"
+         "{\"id\":5,\"kind\":\"terminal\",\"label\":\"tty3 \\\"x\\\"\",\"first_used\":4,"
+         "\"last_used\":5,\"expires\":6}],\"truncated\":false}\n")
+            .c_str());
+    assert_string_equal(ctl::devices_json({}, "bob").c_str(),
+                        "{\"user\":\"bob\",\"devices\":[],\"truncated\":false}\n");
+}
+
 }  // namespace
 
 int main()
@@ -262,6 +289,8 @@ int main()
         cmocka_unit_test(forgetting_all_devices_says_how_many_and_that_the_code_is_asked_again),
         cmocka_unit_test(
             a_mode_change_says_the_new_mode_and_how_many_devices_were_forgotten_when_known),
+        cmocka_unit_test(a_truncated_list_says_so_instead_of_showing_the_mark_as_unreadable),
+        cmocka_unit_test(devices_as_json_keep_the_daemons_words_and_unix_times),
     };
     return cmocka_run_group_tests_name("fotoauthctl devices", tests, nullptr, nullptr);
 }

@@ -1,6 +1,7 @@
 // What fotoauthctl prints: local times with their zone, the status text, lists of codes, and
 // words from elsewhere made harmless for a terminal; and that secret buffers are wiped.
 #include "format.hpp"
+#include "json_output.hpp"
 #include "protocol.hpp"
 #include "sensitive.hpp"
 #include "verbs.hpp"
@@ -207,6 +208,34 @@ void a_wiped_message_field_keeps_its_length_but_not_its_content(void**)
     assert_true(*reply.get(proto::Field::Secret) == std::string(16, '\0'));
 }
 
+void json_strings_escape_quotes_backslashes_and_control_characters(void**)
+{
+    assert_string_equal(ctl::json_string("").c_str(), "\"\"");
+    assert_string_equal(ctl::json_string("ssh-ed25519 SHA256:ab/+x=").c_str(),
+                        "\"ssh-ed25519 SHA256:ab/+x=\"");
+    assert_string_equal(ctl::json_string("say \"hi\" C:\\dir").c_str(),
+                        "\"say \\\"hi\\\" C:\\\\dir\"");
+    assert_string_equal(ctl::json_string("a\tb\nc\r\x1b]0;x\x07\x7f").c_str(),
+                        "\"a\\u0009b\\u000ac\\u000d\\u001b]0;x\\u0007\\u007f\"");
+    const std::string with_nul("a\0b", 3);
+    assert_string_equal(ctl::json_string(with_nul).c_str(), "\"a\\u0000b\"");
+    assert_string_equal(ctl::json_string("\x1f ~").c_str(), "\"\\u001f ~\"");
+}
+
+void json_strings_keep_valid_utf8_and_replace_every_byte_that_is_not(void**)
+{
+    // Valid: two, three and four byte characters (e, euro sign, an emoji).
+    assert_string_equal(ctl::json_string("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x94\x91").c_str(),
+                        "\"caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x94\x91\"");
+    // A lone continuation byte, a cut character at the end, an overlong '/', a surrogate and
+    // a byte that never occurs in UTF-8.
+    assert_string_equal(ctl::json_string("\x80x").c_str(), "\"\\ufffdx\"");
+    assert_string_equal(ctl::json_string("x\xe2\x82").c_str(), "\"x\\ufffd\\ufffd\"");
+    assert_string_equal(ctl::json_string("\xc0\xaf").c_str(), "\"\\ufffd\\ufffd\"");
+    assert_string_equal(ctl::json_string("\xed\xa0\x80").c_str(), "\"\\ufffd\\ufffd\\ufffd\"");
+    assert_string_equal(ctl::json_string("\xff").c_str(), "\"\\ufffd\"");
+}
+
 }  // namespace
 
 int main()
@@ -227,6 +256,8 @@ int main()
         cmocka_unit_test(a_status_answer_missing_fields_is_not_rendered),
         cmocka_unit_test(a_secret_text_leaves_only_zeros_in_its_buffer_when_wiped),
         cmocka_unit_test(a_wiped_message_field_keeps_its_length_but_not_its_content),
+        cmocka_unit_test(json_strings_escape_quotes_backslashes_and_control_characters),
+        cmocka_unit_test(json_strings_keep_valid_utf8_and_replace_every_byte_that_is_not),
     };
     return cmocka_run_group_tests_name("fotoauthctl format", tests, nullptr, nullptr);
 }

@@ -422,6 +422,33 @@ void a_root_verb_is_refused_to_others_with_a_sentence_naming_it(void**)
     assert_true(contains(*refusal, "'unblock' is for root only"));
 }
 
+void json_applies_to_the_verbs_that_print_data_and_is_a_usage_error_elsewhere(void**)
+{
+    for (const auto verb : {"status", "history", "devices", "lockouts"}) {
+        const auto before = parse({"--json", verb});
+        assert_true(before.invocation.has_value());
+        assert_true(before.invocation->json);
+        assert_true(parse({verb, "--json"}).invocation->json);
+        assert_false(parse({verb}).invocation->json);
+    }
+    assert_true(parse({"history", "--user", "bob", "--json"}).invocation->json);
+
+    const std::vector<std::vector<std::string_view>> changing = {
+        {"mfa", "enable"},          {"mfa", "mode", "always"},
+        {"mfa", "disable"},         {"recovery-codes", "regenerate"},
+        {"devices", "forget", "3"}, {"devices", "forget", "--all"},
+        {"unlock", "bob"},          {"unblock", "198.51.100.9"},
+    };
+    for (auto words : changing) {
+        words.push_back("--json");
+        const auto parsed = ctl::parse_command_line(words);
+        assert_false(parsed.invocation.has_value());
+        assert_true(contains(parsed.error, "--json only applies to"));
+    }
+    assert_true(contains(parse({"status", "--json=yes"}).error, "--json takes no value"));
+    assert_true(contains(std::string(ctl::help_text()), "  --json "));
+}
+
 }  // namespace
 
 int main()
@@ -453,6 +480,7 @@ int main()
         cmocka_unit_test(unblock_takes_numeric_ipv4_and_ipv6_addresses_only),
         cmocka_unit_test(unblock_also_takes_an_ipv6_network_as_lockouts_lists_it),
         cmocka_unit_test(a_root_verb_is_refused_to_others_with_a_sentence_naming_it),
+        cmocka_unit_test(json_applies_to_the_verbs_that_print_data_and_is_a_usage_error_elsewhere),
     };
     return cmocka_run_group_tests_name("fotoauthctl options", tests, nullptr, nullptr);
 }
