@@ -34,13 +34,10 @@ std::string not_enabled_sentence(const TargetUser& user)
 
 int ask_enrolled(const Invocation& invocation, const TargetUser& user, bool& enrolled)
 {
-    Message request(protocol::MessageType::Status);
-    request.set(Field::User, user.name);
-    const auto reply = ask_daemon(invocation, request);
+    int failure = kFailure;
+    const auto reply = ask_status(invocation, user.name, failure);
     if (!reply)
-        return kFailure;
-    if (status_of(*reply) != ReplyStatus::Ok)
-        return explain_answer(*reply, user.name);
+        return failure;
 
     const auto flag = reply->get_u8(Field::Enrolled);
     if (!flag || *flag > 1) {

@@ -106,4 +106,21 @@ int explain_root_answer(const protocol::Message& reply, std::string_view user)
     return kRefused;
 }
 
+std::optional<protocol::Message> ask_status(const Invocation& invocation, std::string_view user,
+                                            int& failure)
+{
+    protocol::Message request(protocol::MessageType::Status);
+    request.set(protocol::Field::User, user);
+    auto reply = ask_daemon(invocation, request);
+    if (!reply) {
+        failure = kFailure;
+        return std::nullopt;
+    }
+    if (status_of(*reply) != protocol::ReplyStatus::Ok) {
+        failure = explain_answer(*reply, user);
+        return std::nullopt;
+    }
+    return reply;
+}
+
 }  // namespace fotostudio::ctl

@@ -23,6 +23,12 @@ protocol::ReplyStatus status_of(const protocol::Message& reply) noexcept;
 // exit code (kRefused when fotoauthd said no, kFailure when it failed or answered off-topic).
 int explain_answer(const protocol::Message& reply, std::string_view user);
 
+// The account's Status answer, when fotoauthd gave one with status ok. Otherwise says why on
+// stderr, sets `failure` to the exit code, and returns nothing. Every verb that must know the
+// account's state first (status, devices, a mode change, a code confirmation) asks this way.
+std::optional<protocol::Message> ask_status(const Invocation& invocation, std::string_view user,
+                                            int& failure);
+
 // explain_answer for the root verbs (lockouts, unlock, unblock), whose refusal is about root.
 int explain_root_answer(const protocol::Message& reply, std::string_view user);
 

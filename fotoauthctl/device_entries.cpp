@@ -8,7 +8,6 @@ namespace fotostudio::ctl {
 namespace {
 
 constexpr std::size_t kFieldsPerEntry = 6;
-constexpr std::string_view kTruncatedMark = "truncated";
 
 // A key's fingerprint with its type is about 70 characters; longer labels are cut so that one
 // entry cannot push the table off the screen.
@@ -78,14 +77,7 @@ std::string render_none(const TargetUser& user, TrustSetting setting)
 
 DeviceList parse_devices(std::string_view entries)
 {
-    DeviceList list;
-    for (const auto line : split_lines(entries)) {
-        if (line == kTruncatedMark)
-            list.truncated = true;
-        else if (!read_entry(line, list))
-            list.unreadable.emplace_back(line);
-    }
-    return list;
+    return parse_entries<DeviceList>(entries, read_entry);
 }
 
 std::string describe_device(std::string_view kind, std::string_view label)

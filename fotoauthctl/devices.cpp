@@ -37,13 +37,10 @@ std::optional<TrustSetting> trust_setting_of(const Message& status)
 // Asks for the account's status, which explains why no device is trusted.
 int ask_trust_setting(const Invocation& invocation, const TargetUser& user, TrustSetting& setting)
 {
-    Message request(MessageType::Status);
-    request.set(Field::User, user.name);
-    const auto reply = ask_daemon(invocation, request);
+    int failure = kFailure;
+    const auto reply = ask_status(invocation, user.name, failure);
     if (!reply)
-        return kFailure;
-    if (status_of(*reply) != ReplyStatus::Ok)
-        return explain_answer(*reply, user.name);
+        return failure;
 
     const auto found = trust_setting_of(*reply);
     if (!found) {

@@ -1,7 +1,10 @@
 // The tab-separated lines that fotoauthd sends in an Entries field, read with the same care by
-// every verb that lists something (lockouts, devices), and the aligned tables made of them.
+// every verb that lists something (lockouts, devices, history), and the aligned tables made of
+// them.
 // Pure functions, tested through the verbs' own tests.
 #pragma once
+
+#include "format.hpp"
 
 #include <cstdint>
 #include <optional>
@@ -16,6 +19,25 @@ std::vector<std::string_view> split_at_tabs(std::string_view line);
 
 // A whole number of digits only: no sign, no blanks, no overflow.
 std::optional<std::uint64_t> parse_decimal(std::string_view text) noexcept;
+
+// The last line of a listing fotoauthd had to cut to fit one message.
+inline constexpr std::string_view kTruncatedMark = "truncated";
+
+// Reads an Entries field line by line: `read_entry(line, list)` adds a line it understands and
+// returns false for one it does not, which is kept in `list.unreadable` as it came; a final
+// "truncated" line sets `list.truncated`.
+template <typename List, typename ReadEntry>
+List parse_entries(std::string_view entries, ReadEntry read_entry)
+{
+    List list;
+    for (const auto line : split_lines(entries)) {
+        if (line == kTruncatedMark)
+            list.truncated = true;
+        else if (!read_entry(line, list))
+            list.unreadable.emplace_back(line);
+    }
+    return list;
+}
 
 using TableRow = std::vector<std::string>;
 

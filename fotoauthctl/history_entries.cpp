@@ -12,7 +12,6 @@ namespace fotostudio::ctl {
 namespace {
 
 constexpr std::size_t kFieldsPerEntry = 5;
-constexpr std::string_view kTruncatedMark = "truncated";
 
 // fotoauthd cuts services to 32 bytes, sources to 64 and details to 120 (each plus "..."); the
 // same bounds here keep one entry of a broken daemon from pushing the table off the screen.
@@ -70,14 +69,7 @@ std::string history_command(const TargetUser& user)
 
 HistoryList parse_history(std::string_view entries)
 {
-    HistoryList list;
-    for (const auto line : split_lines(entries)) {
-        if (line == kTruncatedMark)
-            list.truncated = true;
-        else if (!read_entry(line, list))
-            list.unreadable.emplace_back(line);
-    }
-    return list;
+    return parse_entries<HistoryList>(entries, read_entry);
 }
 
 std::string describe_event(std::string_view event)

@@ -11,7 +11,6 @@ namespace fotostudio::ctl {
 namespace {
 
 constexpr std::size_t kFieldsPerEntry = 5;
-constexpr std::string_view kTruncatedMark = "truncated";
 
 // Names, addresses and key fragments are short; anything longer is cut so one entry cannot
 // push the table off the screen.
@@ -90,14 +89,7 @@ std::string render_remedies(const LockoutList& list)
 
 LockoutList parse_lockouts(std::string_view entries)
 {
-    LockoutList list;
-    for (const auto line : split_lines(entries)) {
-        if (line == kTruncatedMark)
-            list.truncated = true;
-        else if (!read_entry(line, list))
-            list.unreadable.emplace_back(line);
-    }
-    return list;
+    return parse_entries<LockoutList>(entries, read_entry);
 }
 
 std::string describe_channel(std::string_view channel)

@@ -37,13 +37,10 @@ std::string not_enrolled_sentence(const TargetUser& user)
 // nothing, nor asked for an account without MFA.
 int ask_current_mode(const Invocation& invocation, const TargetUser& user, Mode& current)
 {
-    Message request(MessageType::Status);
-    request.set(Field::User, user.name);
-    const auto reply = ask_daemon(invocation, request);
+    int failure = kFailure;
+    const auto reply = ask_status(invocation, user.name, failure);
     if (!reply)
-        return kFailure;
-    if (status_of(*reply) != ReplyStatus::Ok)
-        return explain_answer(*reply, user.name);
+        return failure;
 
     const auto enrolled = reply->get_u8(Field::Enrolled);
     if (enrolled == 0) {

@@ -111,13 +111,10 @@ int run_status(const Invocation& invocation)
         return target.failure;
     }
 
-    Message request(protocol::MessageType::Status);
-    request.set(Field::User, target.user->name);
-    const auto reply = ask_daemon(invocation, request);
+    int failure = kFailure;
+    const auto reply = ask_status(invocation, target.user->name, failure);
     if (!reply)
-        return kFailure;
-    if (status_of(*reply) != protocol::ReplyStatus::Ok)
-        return explain_answer(*reply, target.user->name);
+        return failure;
 
     if (invocation.json)
         return print_status_json(invocation, *reply, *target.user);

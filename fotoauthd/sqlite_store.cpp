@@ -439,15 +439,9 @@ bool SqliteStore::activate_enrolment(std::int64_t account, std::int64_t accepted
         return false;
 
     delete_pending_enrolment(account);
-    prepare("DELETE FROM recovery_codes WHERE account_id = ?").bind(1, account).run();
     // A new secret starts with no trusted device.
     prepare("DELETE FROM trusted_devices WHERE account_id = ?").bind(1, account).run();
-    for (const auto& hash : code_hashes)
-        prepare("INSERT INTO recovery_codes (account_id, hash, created_at) VALUES (?, ?, ?)")
-            .bind(1, account)
-            .bind(2, hash)
-            .bind(3, now)
-            .run();
+    write_recovery_codes(account, code_hashes, now);
     transaction.commit();
     return true;
 }
@@ -655,6 +649,14 @@ void SqliteStore::replace_recovery_codes(std::int64_t account,
                                          std::int64_t now)
 {
     Transaction transaction(*this);
+    write_recovery_codes(account, code_hashes, now);
+    transaction.commit();
+}
+
+void SqliteStore::write_recovery_codes(std::int64_t account,
+                                       const std::vector<std::string>& code_hashes,
+                                       std::int64_t now)
+{
     prepare("DELETE FROM recovery_codes WHERE account_id = ?").bind(1, account).run();
     for (const auto& hash : code_hashes)
         prepare("INSERT INTO recovery_codes (account_id, hash, created_at) VALUES (?, ?, ?)")
@@ -662,7 +664,6 @@ void SqliteStore::replace_recovery_codes(std::int64_t account,
             .bind(2, hash)
             .bind(3, now)
             .run();
-    transaction.commit();
 }
 
 void SqliteStore::delete_enrolment(std::int64_t account)

@@ -66,6 +66,9 @@ private:
     void execute(const char* sql);
     void migrate();
     void retire_account(std::int64_t account, std::int64_t now);
+    // Inside a caller's transaction: the account's recovery codes become exactly these.
+    void write_recovery_codes(std::int64_t account, const std::vector<std::string>& code_hashes,
+                              std::int64_t now);
 
     sqlite3* db_ = nullptr;
     // Prepared once and kept for the life of the connection; the key is the SQL literal.
