@@ -92,6 +92,36 @@ constexpr const char* kMigrations[] = {
     );
     CREATE INDEX history_by_account ON history(account_id, id);
     )sql",
+    // 5 -> 6: where logins come from and the alerts about them; burned steps and clock drift.
+    R"sql(
+    ALTER TABLE accounts ADD COLUMN alert_address TEXT NOT NULL DEFAULT '';
+    ALTER TABLE accounts ADD COLUMN last_country TEXT NOT NULL DEFAULT '';
+    ALTER TABLE accounts ADD COLUMN drift_offset INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE accounts ADD COLUMN drift_seen INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE accounts ADD COLUMN drift_at INTEGER NOT NULL DEFAULT 0;
+
+    ALTER TABLE history ADD COLUMN country TEXT NOT NULL DEFAULT '';
+    ALTER TABLE history ADD COLUMN client TEXT NOT NULL DEFAULT '';
+    ALTER TABLE history ADD COLUMN unusual INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE history ADD COLUMN verified INTEGER NOT NULL DEFAULT 0;
+
+    CREATE TABLE burned_steps (
+        account_id INTEGER NOT NULL REFERENCES accounts(id),
+        step       INTEGER NOT NULL,
+        PRIMARY KEY (account_id, step)
+    );
+
+    CREATE TABLE outbox (
+        id              INTEGER PRIMARY KEY,
+        account_id      INTEGER NOT NULL REFERENCES accounts(id),
+        recipient       TEXT    NOT NULL,
+        message         TEXT    NOT NULL,
+        created_at      INTEGER NOT NULL,
+        next_attempt_at INTEGER NOT NULL,
+        attempts        INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE INDEX outbox_due ON outbox(next_attempt_at);
+    )sql",
 };
 
 constexpr int kSchemaVersion = static_cast<int>(std::size(kMigrations));
@@ -320,6 +350,8 @@ void SqliteStore::retire_account(std::int64_t account, std::int64_t now)
     prepare("DELETE FROM recovery_codes WHERE account_id = ?").bind(1, account).run();
     prepare("DELETE FROM locks WHERE account_id = ?").bind(1, account).run();
     prepare("DELETE FROM trusted_devices WHERE account_id = ?").bind(1, account).run();
+    prepare("DELETE FROM burned_steps WHERE account_id = ?").bind(1, account).run();
+    prepare("DELETE FROM outbox WHERE account_id = ?").bind(1, account).run();
     prepare("UPDATE accounts SET retired_at = ? WHERE id = ?").bind(1, now).bind(2, account).run();
 }
 
@@ -448,12 +480,114 @@ bool SqliteStore::activate_enrolment(std::int64_t account, std::int64_t accepted
 
 bool SqliteStore::advance_last_step(std::int64_t account, std::int64_t step)
 {
-    prepare("UPDATE enrolments SET last_step = ? WHERE account_id = ? AND last_step < ?")
+    Transaction transaction(*this);
+    prepare("UPDATE enrolments SET last_step = ? WHERE account_id = ? AND last_step < ? "
+            "AND NOT EXISTS (SELECT 1 FROM burned_steps WHERE account_id = ? AND step = ?)")
         .bind(1, step)
         .bind(2, account)
         .bind(3, step)
+        .bind(4, account)
+        .bind(5, step)
         .run();
-    return sqlite3_changes(db_) == 1;
+    const bool advanced = sqlite3_changes(db_) == 1;
+    // Burned steps at or before the last used one can never match again anyway.
+    if (advanced)
+        prepare("DELETE FROM burned_steps WHERE account_id = ? AND step <= ?")
+            .bind(1, account)
+            .bind(2, step)
+            .run();
+    transaction.commit();
+    return advanced;
+}
+
+void SqliteStore::burn_step(std::int64_t account, std::int64_t step)
+{
+    prepare("INSERT OR IGNORE INTO burned_steps (account_id, step) VALUES (?, ?)")
+        .bind(1, account)
+        .bind(2, step)
+        .run();
+}
+
+DriftRecord SqliteStore::drift(std::int64_t account)
+{
+    auto statement =
+        prepare("SELECT drift_offset, drift_seen, drift_at FROM accounts WHERE id = ?");
+    statement.bind(1, account);
+    if (!statement.step())
+        return {};
+    return {statement.integer(0), statement.integer(1), statement.integer(2)};
+}
+
+void SqliteStore::set_drift(std::int64_t account, const DriftRecord& drift)
+{
+    prepare("UPDATE accounts SET drift_offset = ?, drift_seen = ?, drift_at = ? WHERE id = ?")
+        .bind(1, drift.offset)
+        .bind(2, drift.seen)
+        .bind(3, drift.at)
+        .bind(4, account)
+        .run();
+}
+
+std::string SqliteStore::alert_address(std::int64_t account)
+{
+    auto statement = prepare("SELECT alert_address FROM accounts WHERE id = ?");
+    statement.bind(1, account);
+    return statement.step() ? statement.text(0) : std::string();
+}
+
+void SqliteStore::set_alert_address(std::int64_t account, const std::string& address)
+{
+    prepare("UPDATE accounts SET alert_address = ? WHERE id = ?")
+        .bind(1, address)
+        .bind(2, account)
+        .run();
+}
+
+std::string SqliteStore::last_country(std::int64_t account)
+{
+    auto statement = prepare("SELECT last_country FROM accounts WHERE id = ?");
+    statement.bind(1, account);
+    return statement.step() ? statement.text(0) : std::string();
+}
+
+void SqliteStore::set_last_country(std::int64_t account, const std::string& country)
+{
+    prepare("UPDATE accounts SET last_country = ? WHERE id = ?")
+        .bind(1, country)
+        .bind(2, account)
+        .run();
+}
+
+std::optional<OutboxMail> SqliteStore::next_mail(std::int64_t now)
+{
+    auto statement = prepare("SELECT id, account_id, recipient, message, created_at, "
+                             "next_attempt_at, attempts FROM outbox WHERE next_attempt_at <= ? "
+                             "ORDER BY next_attempt_at, id LIMIT 1");
+    statement.bind(1, now);
+    if (!statement.step())
+        return std::nullopt;
+    return OutboxMail{statement.integer(0), statement.integer(1), statement.text(2),
+                      statement.text(3),    statement.integer(4), statement.integer(5),
+                      statement.integer(6)};
+}
+
+void SqliteStore::mail_sent(std::int64_t id)
+{
+    prepare("DELETE FROM outbox WHERE id = ?").bind(1, id).run();
+}
+
+void SqliteStore::mail_failed(std::int64_t id, std::int64_t next_attempt_at)
+{
+    prepare("UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ? WHERE id = ?")
+        .bind(1, next_attempt_at)
+        .bind(2, id)
+        .run();
+}
+
+std::size_t SqliteStore::outbox_size()
+{
+    auto statement = prepare("SELECT COUNT(*) FROM outbox");
+    return statement.step() ? static_cast<std::size_t>(statement.integer(0)) : 0;
 }
 
 std::vector<StoredRecoveryCode> SqliteStore::unused_recovery_codes(std::int64_t account)
@@ -611,18 +745,39 @@ void SqliteStore::set_shadow_digest(std::int64_t account, const std::string& dig
         .run();
 }
 
-void SqliteStore::record_history(std::int64_t account, const HistoryEntry& entry, std::size_t keep)
+void SqliteStore::record_history(std::int64_t account, const HistoryEntry& entry, std::size_t keep,
+                                 const OutboxMail* alert, std::size_t outbox_limit)
 {
     Transaction transaction(*this);
-    prepare("INSERT INTO history (account_id, at, event, service, source, detail) "
-            "VALUES (?, ?, ?, ?, ?, ?)")
+    prepare("INSERT INTO history (account_id, at, event, service, source, detail, country, "
+            "client, unusual, verified) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
         .bind(1, account)
         .bind(2, entry.at)
         .bind(3, entry.event)
         .bind(4, entry.service)
         .bind(5, entry.source)
         .bind(6, entry.detail)
+        .bind(7, entry.country)
+        .bind(8, entry.client)
+        .bind(9, std::int64_t{entry.unusual ? 1 : 0})
+        .bind(10, std::int64_t{entry.verified ? 1 : 0})
         .run();
+    if (alert) {
+        prepare("INSERT INTO outbox (account_id, recipient, message, created_at, "
+                "next_attempt_at) VALUES (?, ?, ?, ?, ?)")
+            .bind(1, account)
+            .bind(2, alert->recipient)
+            .bind(3, alert->message)
+            .bind(4, alert->created_at)
+            .bind(5, alert->next_attempt_at)
+            .run();
+        prepare("DELETE FROM outbox WHERE account_id = ? AND id NOT IN "
+                "(SELECT id FROM outbox WHERE account_id = ? ORDER BY id DESC LIMIT ?)")
+            .bind(1, account)
+            .bind(2, account)
+            .bind(3, static_cast<std::int64_t>(outbox_limit))
+            .run();
+    }
     prepare("DELETE FROM history WHERE account_id = ? AND id NOT IN "
             "(SELECT id FROM history WHERE account_id = ? ORDER BY id DESC LIMIT ?)")
         .bind(1, account)
@@ -634,13 +789,14 @@ void SqliteStore::record_history(std::int64_t account, const HistoryEntry& entry
 
 std::vector<HistoryEntry> SqliteStore::history(std::int64_t account)
 {
-    auto statement = prepare("SELECT at, event, service, source, detail FROM history "
-                             "WHERE account_id = ? ORDER BY id DESC");
+    auto statement = prepare("SELECT at, event, service, source, detail, country, client, "
+                             "unusual, verified FROM history WHERE account_id = ? ORDER BY id DESC");
     statement.bind(1, account);
     std::vector<HistoryEntry> out;
     while (statement.step())
         out.push_back({statement.integer(0), statement.text(1), statement.text(2),
-                       statement.text(3), statement.text(4)});
+                       statement.text(3), statement.text(4), statement.text(5), statement.text(6),
+                       statement.integer(7) != 0, statement.integer(8) != 0});
     return out;
 }
 
@@ -673,6 +829,7 @@ void SqliteStore::delete_enrolment(std::int64_t account)
     prepare("DELETE FROM pending_enrolments WHERE account_id = ?").bind(1, account).run();
     prepare("DELETE FROM recovery_codes WHERE account_id = ?").bind(1, account).run();
     prepare("DELETE FROM trusted_devices WHERE account_id = ?").bind(1, account).run();
+    prepare("DELETE FROM burned_steps WHERE account_id = ?").bind(1, account).run();
     transaction.commit();
 }
 

@@ -46,7 +46,19 @@ public:
     void replace_recovery_codes(std::int64_t account, const std::vector<std::string>& code_hashes,
                                 std::int64_t now) override;
     void delete_enrolment(std::int64_t account) override;
-    void record_history(std::int64_t account, const HistoryEntry& entry, std::size_t keep) override;
+    void burn_step(std::int64_t account, std::int64_t step) override;
+    DriftRecord drift(std::int64_t account) override;
+    void set_drift(std::int64_t account, const DriftRecord& drift) override;
+    void record_history(std::int64_t account, const HistoryEntry& entry, std::size_t keep,
+                        const OutboxMail* alert = nullptr, std::size_t outbox_limit = 0) override;
+    std::string alert_address(std::int64_t account) override;
+    void set_alert_address(std::int64_t account, const std::string& address) override;
+    std::string last_country(std::int64_t account) override;
+    void set_last_country(std::int64_t account, const std::string& country) override;
+    std::optional<OutboxMail> next_mail(std::int64_t now) override;
+    void mail_sent(std::int64_t id) override;
+    void mail_failed(std::int64_t id, std::int64_t next_attempt_at) override;
+    std::size_t outbox_size() override;
     std::vector<HistoryEntry> history(std::int64_t account) override;
     std::string shadow_digest(std::int64_t account) override;
     void set_shadow_digest(std::int64_t account, const std::string& digest) override;

@@ -86,6 +86,31 @@ struct HistoryEntry {
     std::string service;
     std::string source;  // the remote host, empty for local logins
     std::string detail;  // a few words: how the login passed, what changed
+    // Where the source is (docs/geoip.md): an ISO 3166 country code, "local", "unknown", or
+    // empty when nobody looked (GeoIP off, or not a login).
+    std::string country;
+    std::string client;    // service, terminal, SSH method and key fingerprint when known
+    bool unusual = false;  // from another country than the account's last known one
+    bool verified = false; // a verification code was checked during this login
+};
+
+// An alert e-mail waiting in the outbox (docs/alerts.md). The message is complete: headers
+// built by the daemon, never from raw client text.
+struct OutboxMail {
+    std::int64_t id = 0;
+    std::int64_t account = 0;
+    std::string recipient;
+    std::string message;
+    std::int64_t created_at = 0;
+    std::int64_t next_attempt_at = 0;
+    std::int64_t attempts = 0;
+};
+
+// Codes of the user's phone that matched outside the accepted window lately (docs/clock-drift.md).
+struct DriftRecord {
+    std::int64_t offset = 0;  // steps the phone is ahead (positive) or behind (negative)
+    std::int64_t seen = 0;    // how many times in a row about this offset was measured
+    std::int64_t at = 0;      // unix time of the last measurement
 };
 
 class Store {
@@ -115,9 +140,15 @@ public:
                                     const std::vector<std::string>& code_hashes,
                                     std::int64_t now) = 0;
 
-    // Records `step` as used if it is newer than the last used step. False when it was not
-    // (a replay, or a race lost to another login with the same code).
+    // Records `step` as used if it is newer than the last used step and was never burned.
+    // False when it was not (a replay, a burned step, or a race lost to another login with the
+    // same code).
     virtual bool advance_last_step(std::int64_t account, std::int64_t step) = 0;
+    // Marks a step that must never be accepted (a code that matched outside the window).
+    virtual void burn_step(std::int64_t account, std::int64_t step) = 0;
+
+    virtual DriftRecord drift(std::int64_t account) = 0;
+    virtual void set_drift(std::int64_t account, const DriftRecord& drift) = 0;
 
     virtual std::vector<StoredRecoveryCode> unused_recovery_codes(std::int64_t account) = 0;
 
@@ -141,11 +172,28 @@ public:
     // Removes the secret, the recovery codes, any pending enrolment and every trusted device.
     virtual void delete_enrolment(std::int64_t account) = 0;
 
-    // Appends to the account's history and keeps only its newest `keep` entries.
-    virtual void record_history(std::int64_t account, const HistoryEntry& entry,
-                                std::size_t keep) = 0;
+    // Appends to the account's history and keeps only its newest `keep` entries. With `alert`,
+    // the mail joins the outbox in the same transaction, and the account's oldest waiting mails
+    // beyond `outbox_limit` are dropped (the newest alerts matter most).
+    virtual void record_history(std::int64_t account, const HistoryEntry& entry, std::size_t keep,
+                                const OutboxMail* alert = nullptr,
+                                std::size_t outbox_limit = 0) = 0;
     // The newest entries first.
     virtual std::vector<HistoryEntry> history(std::int64_t account) = 0;
+
+    // The address alerts go to when the user set one (empty: none set).
+    virtual std::string alert_address(std::int64_t account) = 0;
+    virtual void set_alert_address(std::int64_t account, const std::string& address) = 0;
+    // The country of the account's last completed login from a known country (empty: none yet).
+    virtual std::string last_country(std::int64_t account) = 0;
+    virtual void set_last_country(std::int64_t account, const std::string& country) = 0;
+
+    // The oldest mail due at `now`, if any.
+    virtual std::optional<OutboxMail> next_mail(std::int64_t now) = 0;
+    virtual void mail_sent(std::int64_t id) = 0;
+    // Counts a failed attempt and sets when to try again.
+    virtual void mail_failed(std::int64_t id, std::int64_t next_attempt_at) = 0;
+    virtual std::size_t outbox_size() = 0;
 
     // The keyed digest of the account's shadow hash last seen (empty when never seen).
     virtual std::string shadow_digest(std::int64_t account) = 0;

@@ -32,6 +32,7 @@ bool is_known_type(std::uint8_t value) noexcept
     case MessageType::History:
     case MessageType::RegenerateCodes:
     case MessageType::DisableMfa:
+    case MessageType::SetEmail:
     case MessageType::Reply: return true;
     }
     return false;
@@ -56,11 +57,15 @@ std::optional<FieldKind> kind_of(std::uint8_t tag) noexcept
     case Field::RecoveryCodes:
     case Field::AuthInfo:
     case Field::Entries:
-    case Field::DeviceId: return FieldKind::Text;
+    case Field::DeviceId:
+    case Field::Email:
+    case Field::EmailSource: return FieldKind::Text;
     case Field::ResultCode:
     case Field::Enrolled:
     case Field::Pending:
-    case Field::PasswordFailed: return FieldKind::U8;
+    case Field::PasswordFailed:
+    case Field::ClockSynced:
+    case Field::MfaRequired: return FieldKind::U8;
     case Field::Since:
     case Field::CodesLeft:
     case Field::ExpiresAt:
@@ -68,7 +73,9 @@ std::optional<FieldKind> kind_of(std::uint8_t tag) noexcept
     case Field::LockedUntil:
     case Field::Count:
     case Field::DeviceCount:
-    case Field::CallerUid: return FieldKind::U64;
+    case Field::CallerUid:
+    case Field::Offset:
+    case Field::GraceUntil: return FieldKind::U64;
     }
     return std::nullopt;
 }

@@ -52,6 +52,7 @@ enum class MessageType : std::uint8_t {
     History = 17,              // the user's recent security events       user
     RegenerateCodes = 18,      // ten new recovery codes, old ones void  user, code
     DisableMfa = 19,           // turn MFA off                 user, code (root for others: text)
+    SetEmail = 20,             // where alerts go (empty: the default)  user, email, code?
     // The only answer
     Reply = 64,
 };
@@ -83,6 +84,12 @@ enum class Field : std::uint8_t {
     DeviceId = 24,     // text: a trusted device's id, as Devices lists it
     DeviceCount = 25,  // u64: trusted devices of the user (Status answer)
     CallerUid = 26,    // u64: the real uid of the process that changed a password
+    Email = 27,        // text: an alert address (SetEmail; Status: where alerts go now)
+    ClockSynced = 28,  // u8: 0 when the server's clock is not synchronised (Status answer)
+    Offset = 29,       // u64: History request: skip this many of the newest entries
+    MfaRequired = 30,  // u8: 1 when the group policy requires MFA for the user (Status answer)
+    GraceUntil = 31,   // u64: unix time until which a required but unenrolled user may log in
+    EmailSource = 32,  // text: "user" (set with email set), "pattern" or "local" (Status answer)
 };
 
 // The outcome the daemon reports; docs/pam-return-codes.md maps each to a PAM code.

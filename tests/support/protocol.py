@@ -34,6 +34,7 @@ class MessageType(IntEnum):
     HISTORY = 17
     REGENERATE_CODES = 18
     DISABLE_MFA = 19
+    SET_EMAIL = 20
     REPLY = 64
 
 
@@ -64,6 +65,12 @@ class Field(IntEnum):
     DEVICE_ID = 24
     DEVICE_COUNT = 25
     CALLER_UID = 26
+    EMAIL = 27
+    CLOCK_SYNCED = 28
+    OFFSET = 29
+    MFA_REQUIRED = 30
+    GRACE_UNTIL = 31
+    EMAIL_SOURCE = 32
 
 
 class Status(IntEnum):
@@ -82,9 +89,11 @@ class Status(IntEnum):
     TRUSTED = 12
 
 
-U8_FIELDS = {Field.RESULT_CODE, Field.ENROLLED, Field.PENDING, Field.PASSWORD_FAILED}
+U8_FIELDS = {Field.RESULT_CODE, Field.ENROLLED, Field.PENDING, Field.PASSWORD_FAILED,
+             Field.CLOCK_SYNCED, Field.MFA_REQUIRED}
 U64_FIELDS = {Field.SINCE, Field.CODES_LEFT, Field.EXPIRES_AT, Field.RETRY_AFTER,
-              Field.LOCKED_UNTIL, Field.COUNT, Field.DEVICE_COUNT, Field.CALLER_UID}
+              Field.LOCKED_UNTIL, Field.COUNT, Field.DEVICE_COUNT, Field.CALLER_UID,
+              Field.OFFSET, Field.GRACE_UNTIL}
 
 
 class ProtocolError(Exception):
