@@ -6,6 +6,7 @@
 
 #include "format.hpp"
 
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -41,8 +42,13 @@ List parse_entries(std::string_view entries, ReadEntry read_entry)
 
 using TableRow = std::vector<std::string>;
 
+// How many columns a terminal takes to show text: one per UTF-8 character, two for the wide
+// ones (East Asian scripts, emoji such as the lock marker).
+std::size_t display_columns(std::string_view text) noexcept;
+
 // The header and rows in columns two blanks apart, each line indented by two and ended by a line
-// end. The cells must already be printable; every UTF-8 character counts as one column.
+// end, without blanks at its end. The cells must already be printable; they are aligned by
+// display_columns.
 std::string render_table(const TableRow& header, const std::vector<TableRow>& rows);
 
 // The section that shows lines of fotoauthd which could not be read, as they came, tabs shown as

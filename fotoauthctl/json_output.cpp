@@ -84,12 +84,49 @@ std::string member(std::string_view name, const std::string& value)
     return json_string(name) + ":" + value;
 }
 
+std::string optional_text(std::optional<std::string_view> value)
+{
+    return value ? json_string(*value) : "null";
+}
+
+// For a field of a newer fotoauthd: null when the line or the answer came without it.
+std::string optional_boolean(std::optional<bool> value)
+{
+    return value ? boolean(*value) : "null";
+}
+
+std::optional<bool> flag_of(const protocol::Message& reply, Field field)
+{
+    const auto value = reply.get_u8(field);
+    if (!value)
+        return std::nullopt;
+    return *value != 0;
+}
+
+// The members a line of nine fields has beyond the first five; null for an older line.
+std::vector<std::string> origin_members(const HistoryEntry& entry)
+{
+    const auto text_if_known = [&entry](const std::string& value) {
+        return entry.has_origin ? json_string(value) : "null";
+    };
+    const auto flag_if_known = [&entry](bool value) {
+        return entry.has_origin ? boolean(value) : "null";
+    };
+    return {member("country", text_if_known(entry.country)),
+            member("client", text_if_known(entry.client)),
+            member("unusual", flag_if_known(entry.unusual)),
+            member("verified", flag_if_known(entry.verified))};
+}
+
 std::string entry_json(const HistoryEntry& entry)
 {
-    return object({member("at", number(entry.at)), member("event", json_string(entry.event)),
-                   member("service", json_string(entry.service)),
-                   member("source", json_string(entry.source)),
-                   member("detail", json_string(entry.detail))});
+    std::vector<std::string> members = {
+        member("at", number(entry.at)), member("event", json_string(entry.event)),
+        member("service", json_string(entry.service)), member("source", json_string(entry.source)),
+        member("detail", json_string(entry.detail))};
+    for (auto& origin : origin_members(entry))
+        members.push_back(std::move(origin));
+    return object(members);
 }
 
 std::string entries_json(const std::vector<HistoryEntry>& entries, std::size_t most)
@@ -98,6 +135,26 @@ std::string entries_json(const std::vector<HistoryEntry>& entries, std::size_t m
     for (std::size_t i = 0; i < std::min(entries.size(), most); ++i)
         items.push_back(entry_json(entries[i]));
     return array(items);
+}
+
+std::string connections_json(const std::vector<HistoryEntry>& entries)
+{
+    std::vector<std::string> items;
+    for (const auto& entry : entries)
+        if (entry.event == "login")
+            items.push_back(entry_json(entry));
+    return array(items);
+}
+
+// Where alerts go, as the Status answer says: empty means none can be sent.
+std::vector<std::string> alert_members(const protocol::Message& reply)
+{
+    const auto address = reply.get(Field::Email);
+    const auto source = reply.get(Field::EmailSource);
+    const bool sendable = address && !address->empty();
+    return {member("alert_address", sendable ? json_string(*address) : "null"),
+            member("alert_address_source",
+                   sendable && source && !source->empty() ? json_string(*source) : "null")};
 }
 
 std::string optional_number(std::optional<std::uint64_t> value)
@@ -189,14 +246,31 @@ std::optional<std::string> status_json(const protocol::Message& reply, std::stri
             return std::nullopt;
     }
 
-    return object({member("user", json_string(user)), member("enrolled", boolean(*enrolled == 1)),
-                   member("pending", boolean(reply.get_u8(Field::Pending).value_or(0) == 1)),
-                   member("active_since", optional_number(since)),
-                   member("mode", mode ? json_string(*mode) : "null"),
-                   member("recovery_codes_left", optional_number(codes_left)),
-                   member("trusted_devices", optional_number(reply.get_u64(Field::DeviceCount))),
-                   member("recent_activity", entries_json(history.entries, kRecentEntries))}) +
-           "\n";
+    std::vector<std::string> members = {
+        member("user", json_string(user)),
+        member("enrolled", boolean(*enrolled == 1)),
+        member("pending", boolean(reply.get_u8(Field::Pending).value_or(0) == 1)),
+        member("active_since", optional_number(since)),
+        member("mode", optional_text(mode)),
+        member("recovery_codes_left", optional_number(codes_left)),
+        member("trusted_devices", optional_number(reply.get_u64(Field::DeviceCount)))};
+    for (auto& alert : alert_members(reply))
+        members.push_back(std::move(alert));
+    members.push_back(member("clock_synced", optional_boolean(flag_of(reply, Field::ClockSynced))));
+    members.push_back(member("mfa_required", optional_boolean(flag_of(reply, Field::MfaRequired))));
+    members.push_back(member("grace_until", optional_number(reply.get_u64(Field::GraceUntil))));
+    members.push_back(member("connections", connections_json(history.entries)));
+    members.push_back(member("recent_activity", entries_json(history.entries, kRecentEntries)));
+    members.push_back(member("history_truncated", boolean(history.truncated)));
+    return object(members) + "\n";
+}
+
+std::string alert_address_json(const protocol::Message& reply, std::string_view user)
+{
+    std::vector<std::string> members = {member("user", json_string(user))};
+    for (auto& alert : alert_members(reply))
+        members.push_back(std::move(alert));
+    return object(members) + "\n";
 }
 
 }  // namespace fotostudio::ctl

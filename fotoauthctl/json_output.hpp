@@ -8,6 +8,7 @@
 #include "lockout_entries.hpp"
 #include "protocol.hpp"
 
+#include <cstddef>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -27,16 +28,28 @@ std::string devices_json(const DeviceList& list, std::string_view user);
 // "attempts"}], "truncated"}, ending with a line end.
 std::string lockouts_json(const LockoutList& list);
 
-// {"user", "entries": [{"at", "event", "service", "source", "detail"}], "truncated"}, ending with
-// a line end. Empty service, source and detail stay empty strings.
+// {"user", "entries": [{"at", "event", "service", "source", "detail", "country", "client",
+// "unusual", "verified"}], "truncated"}, ending with a line end. Empty service, source and
+// detail stay empty strings; the last four are null for an entry of a fotoauthd older than the
+// country lookup, unusual and verified are booleans otherwise.
 std::string history_json(const HistoryList& list, std::string_view user);
 
+// How many entries of all kinds "recent_activity" of status_json holds, for scripts written
+// before the status page listed connections.
+inline constexpr std::size_t kRecentEntries = 5;
+
 // {"user", "enrolled", "pending", "active_since", "mode", "recovery_codes_left",
-// "trusted_devices", "recent_activity"} for an Ok answer to Status, with null for what an
-// account without MFA (or a fotoauthd without device trust) does not have; recent_activity holds
-// the newest kRecentEntries entries of history as history_json does. Nothing when the answer
-// lacks fields it needs.
+// "trusted_devices", "alert_address", "alert_address_source", "clock_synced", "mfa_required",
+// "grace_until", "connections", "recent_activity", "history_truncated"} for an Ok answer to
+// Status, with null for what an account without MFA (or an older fotoauthd) does not have, and
+// for an alert address when none can be sent. connections holds every login of history, its
+// entries as history_json has them; recent_activity its newest kRecentEntries entries of any
+// kind. Nothing when the answer lacks fields it needs.
 std::optional<std::string> status_json(const protocol::Message& reply, std::string_view user,
                                        const HistoryList& history);
+
+// {"user", "alert_address", "alert_address_source"} for an Ok answer to Status, as status_json
+// has them, ending with a line end.
+std::string alert_address_json(const protocol::Message& reply, std::string_view user);
 
 }  // namespace fotostudio::ctl

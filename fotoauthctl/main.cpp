@@ -29,9 +29,11 @@ int run(const Invocation& invocation)
     }
 
     switch (invocation.verb) {
-    case Verb::Help:
-        std::fwrite(help_text().data(), 1, help_text().size(), stdout);
+    case Verb::Help: {
+        const auto text = invocation.help_topic == "email" ? email_help_text() : help_text();
+        std::fwrite(text.data(), 1, text.size(), stdout);
         return kSuccess;
+    }
     case Verb::Version: std::puts("fotoauthctl " FOTOSTUDIO_VERSION); return kSuccess;
     case Verb::MfaEnable: return run_mfa_enable(invocation);
     case Verb::MfaMode: return run_mfa_mode(invocation);
@@ -44,6 +46,9 @@ int run(const Invocation& invocation)
     case Verb::Lockouts: return run_lockouts(invocation);
     case Verb::Unlock: return run_unlock(invocation);
     case Verb::Unblock: return run_unblock(invocation);
+    case Verb::EmailSet: return run_email_set(invocation);
+    case Verb::EmailClear: return run_email_clear(invocation);
+    case Verb::EmailShow: return run_email_show(invocation);
     }
     return kUsage;
 }

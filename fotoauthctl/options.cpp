@@ -1,5 +1,6 @@
 #include "options.hpp"
 
+#include "alert_address.hpp"
 #include "format.hpp"
 
 #include <arpa/inet.h>
@@ -14,7 +15,7 @@ namespace fotostudio::ctl {
 
 namespace {
 
-// The options that take a value; --help, --version, --all, --yes and --json take none.
+// The options that take a value; --help, --version, --all, --yes, --json and --ascii take none.
 constexpr std::string_view kValueOptions[] = {"socket", "timeout", "user", "mode", "reason"};
 
 bool takes_value(std::string_view name) noexcept
@@ -85,6 +86,11 @@ private:
     {
         if (word == "-h")
             word = "--help";
+        // An alert address is checked before it is sent, but one starting with '-' never gets
+        // that far: it is read as an option here.
+        if (!word.starts_with("--") && word.find('@') != std::string_view::npos)
+            return fail("unknown option " + quoted(word) +
+                        "; an alert address cannot start with '-'.");
         if (!word.starts_with("--"))
             return fail("unknown option " + quoted(word) + ".");
 
@@ -95,7 +101,8 @@ private:
         if (equals != std::string_view::npos)
             value = word.substr(equals + 1);
 
-        if (name == "help" || name == "version" || name == "all" || name == "yes" || name == "json")
+        if (name == "help" || name == "version" || name == "all" || name == "yes" ||
+            name == "json" || name == "ascii")
             return set_flag(name, value.has_value());
         if (!takes_value(name))
             return fail("unknown option " + quoted(dashed(name)) + ".");
@@ -118,6 +125,8 @@ private:
             invocation_.yes = true;
         else if (name == "json")
             invocation_.json = true;
+        else if (name == "ascii")
+            invocation_.ascii = true;
         else
             invocation_.all = true;
         return true;
@@ -183,8 +192,11 @@ private:
 
     bool choose_verb()
     {
-        if (help_)
+        if (help_) {
+            if (!words_.empty() && words_[0] == "email")
+                invocation_.help_topic = "email";
             return choose(Verb::Help);
+        }
         if (version_)
             return choose(Verb::Version);
         if (words_.empty())
@@ -207,6 +219,8 @@ private:
             return choose_unlock();
         if (verb == "unblock")
             return choose_unblock();
+        if (verb == "email")
+            return choose_email_verb();
         return fail("unknown verb " + quoted(verb) + ".");
     }
 
@@ -287,6 +301,30 @@ private:
         return expect_words(2) && choose(Verb::Unblock);
     }
 
+    bool choose_email_verb()
+    {
+        if (words_.size() < 2)
+            return fail("'email' needs a sub-command: set, clear or show.");
+        if (words_[1] == "clear")
+            return expect_words(2) && choose(Verb::EmailClear);
+        if (words_[1] == "show")
+            return expect_words(2) && choose(Verb::EmailShow);
+        if (words_[1] != "set")
+            return fail("unknown 'email' sub-command " + quoted(words_[1]) +
+                        "; there are: set, clear, show.");
+        if (words_.size() < 3)
+            return fail("'email set' needs the address alerts should go to, such as "
+                        "bob@studio.example.");
+        if (words_[2].empty())
+            return fail("'email set' needs an address; to go back to the site's default, use "
+                        "'email clear'.");
+        if (const auto problem = alert_address_problem(words_[2]))
+            return fail(quoted(words_[2]) + " is not a plain e-mail address: " + *problem +
+                        ". Nothing was changed.");
+        invocation_.operand = words_[2];
+        return expect_words(3) && choose(Verb::EmailSet);
+    }
+
     bool expect_words(std::size_t count)
     {
         if (words_.size() > count)
@@ -312,10 +350,14 @@ private:
             return fail("--reason only applies to 'mfa disable'.");
         if (invocation_.yes && invocation_.verb != Verb::MfaDisable)
             return fail("--yes only applies to 'mfa disable'.");
+        if (invocation_.ascii && invocation_.verb != Verb::Status &&
+            invocation_.verb != Verb::History)
+            return fail("--ascii only applies to 'status' and 'history'.");
         // A verb that changes something has no data to print; a script that asks for JSON from
         // it expects something it would not get.
         if (invocation_.json && !prints_data(invocation_.verb))
-            return fail("--json only applies to 'status', 'history', 'devices' and 'lockouts'.");
+            return fail("--json only applies to 'status', 'history', 'devices', 'lockouts' and "
+                        "'email show'.");
         // The root verbs name what they act on as a word; a --user beside it would be ignored.
         if (invocation_.user && is_root_verb(invocation_.verb))
             return fail("--user does not apply to '" + std::string(verb_name(invocation_.verb)) +
@@ -366,6 +408,9 @@ std::string_view verb_name(Verb verb) noexcept
     case Verb::Lockouts: return "lockouts";
     case Verb::Unlock: return "unlock";
     case Verb::Unblock: return "unblock";
+    case Verb::EmailSet: return "email set";
+    case Verb::EmailClear: return "email clear";
+    case Verb::EmailShow: return "email show";
     }
     return "?";
 }
@@ -373,7 +418,7 @@ std::string_view verb_name(Verb verb) noexcept
 bool prints_data(Verb verb) noexcept
 {
     return verb == Verb::Status || verb == Verb::History || verb == Verb::Devices ||
-           verb == Verb::Lockouts;
+           verb == Verb::Lockouts || verb == Verb::EmailShow;
 }
 
 bool is_root_verb(Verb verb) noexcept
@@ -442,8 +487,9 @@ std::string_view help_text() noexcept
            "  recovery-codes regenerate\n"
            "                    replace all recovery codes with 10 new ones, after a current\n"
            "                    code (or a recovery code); every old code stops working\n"
-           "  status            show whether MFA is on, its mode, the trusted devices, the\n"
-           "                    recovery codes left and the latest logins and changes\n"
+           "  status            the security page: whether MFA is on, its mode, the trusted\n"
+           "                    devices, the recovery codes left, where alerts go, the site's\n"
+           "                    policy, and every recent login with its country and client\n"
            "  history           list the account's recent logins, refused logins and security\n"
            "                    changes (password, mode, devices), newest first\n"
            "  devices           list the trusted devices: their logins are not asked for a code\n"
@@ -451,6 +497,11 @@ std::string_view help_text() noexcept
            "                    forget one trusted device; its next login asks for a code\n"
            "  devices forget --all\n"
            "                    forget every trusted device\n"
+           "  email set ADDRESS\n"
+           "                    send alerts (a login from an unusual country, MFA changes) to\n"
+           "                    ADDRESS, after a current code when MFA is on\n"
+           "  email clear       forget the address set, so that alerts go to the site's default\n"
+           "  email show        show where alerts go ('fotoauthctl email --help': more)\n"
            "  help              show this text\n"
            "\n"
            "Verbs for root, about the limits on login attempts:\n"
@@ -473,8 +524,11 @@ std::string_view help_text() noexcept
            "  --user NAME     act for the account NAME (root only; others act for themselves)\n"
            "  --reason TEXT   why root turns off the MFA of another account (required then)\n"
            "  --yes           'mfa disable' without the question, when stdin is not a terminal\n"
-           "  --json          for status, history, devices and lockouts: print one JSON object\n"
-           "                  with unix times instead of the tables, for scripts\n"
+           "  --json          for status, history, devices, lockouts and email show: print one\n"
+           "                  JSON object with unix times instead of the tables, for scripts\n"
+           "  --ascii         for status and history: mark logins with '!' (another country)\n"
+           "                  and 'yes' in column CODE (a code was checked) instead of the\n"
+           "                  symbols a UTF-8 terminal gets\n"
            "  --socket PATH   the socket of fotoauthd (default /run/fotoauthd/socket)\n"
            "  --timeout MS    how long to wait for each answer of fotoauthd (default 10000)\n"
            "  --help          show this text\n"
@@ -483,6 +537,27 @@ std::string_view help_text() noexcept
            "Exit status: 0 done, 1 refused by fotoauthd (for example a wrong code or an unknown\n"
            "device ID), 2 usage error (also a root verb run by another user), 3 fotoauthd\n"
            "unreachable or failed.\n";
+}
+
+std::string_view email_help_text() noexcept
+{
+    return "Usage: fotoauthctl email set ADDRESS [--user NAME]\n"
+           "       fotoauthctl email clear [--user NAME]\n"
+           "       fotoauthctl email show [--user NAME] [--json]\n"
+           "\n"
+           "fotoauthd mails an alert when a login comes from another country than the account's\n"
+           "usual one, and when MFA is changed. Without an address of your own, alerts go to the\n"
+           "site's default: an address made from the login name, or the local mailbox on this\n"
+           "server.\n"
+           "\n"
+           "  set ADDRESS   send the alerts to ADDRESS, a plain address such as\n"
+           "                bob@studio.example (no name, quotes or brackets, not starting with\n"
+           "                '-'); when MFA is on, a current code or a recovery code confirms it\n"
+           "  clear         forget the address set; alerts go to the site's default again\n"
+           "                (confirmed the same way)\n"
+           "  show          say where alerts go now, and whether you set it\n"
+           "\n"
+           "Root may do all three for another account with --user NAME, without a code.\n";
 }
 
 }  // namespace fotostudio::ctl

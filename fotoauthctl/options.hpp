@@ -5,8 +5,9 @@
 //   fotoauthctl [--socket PATH] [--timeout MS] lockouts | unlock USER | unblock ADDRESS
 //
 // where VERB is "mfa enable [--mode MODE]", "mfa mode MODE", "mfa disable [--reason TEXT]
-// [--yes]", "recovery-codes regenerate", "status", "history", "devices", "devices forget ID" or
-// "devices forget --all".
+// [--yes]", "recovery-codes regenerate", "status [--ascii]", "history [--ascii]", "devices",
+// "devices forget ID", "devices forget --all", "email set ADDRESS", "email clear" or
+// "email show".
 //
 // Options are accepted before or after the verb, as "--name value" or "--name=value".
 #pragma once
@@ -35,6 +36,9 @@ enum class Verb {
     Lockouts,
     Unlock,
     Unblock,
+    EmailSet,
+    EmailClear,
+    EmailShow,
 };
 
 // How often a login asks for a code once MFA is active.
@@ -56,14 +60,17 @@ struct Invocation {
     std::optional<Mode> mode;           // --mode of "mfa enable" (asked for when absent), or the
                                         // MODE of "mfa mode"
     std::string operand;                // the USER of unlock, the ADDRESS of unblock, the ID of
-                                        // "devices forget", as typed
+                                        // "devices forget", the ADDRESS of "email set", as typed
     bool all = false;                   // --all of "devices forget"
     std::optional<std::string> reason;  // --reason of "mfa disable": why root turns off the MFA
                                         // of another account, for its history and the audit log
     bool yes = false;                   // --yes of "mfa disable": no question when stdin is not
                                         // a terminal (for scripts)
     bool json = false;                  // --json: one JSON object on stdout instead of the table
-                                        // (status, history, devices, lockouts only)
+                                        // (status, history, devices, lockouts, email show)
+    bool ascii = false;                 // --ascii: plain markers instead of symbols (status,
+                                        // history)
+    std::string help_topic;             // "email" for the help of the email verbs, else empty
 };
 
 struct ParsedCommandLine {
@@ -98,5 +105,8 @@ ParsedCommandLine parse_command_line(std::span<const std::string_view> args);
 
 // The text of --help.
 std::string_view help_text() noexcept;
+
+// The text of --help after "email": the email verbs in detail.
+std::string_view email_help_text() noexcept;
 
 }  // namespace fotostudio::ctl

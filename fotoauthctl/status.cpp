@@ -1,11 +1,15 @@
-// fotoauthctl status [--user NAME]: whether MFA is active, since when, in which mode, how many
-// devices are trusted and how many recovery codes are left (with a warning when few are), or how
-// to turn it on; then the
-// newest entries of the account's history, so that a login the user did not make stands out.
+// fotoauthctl status [--user NAME] [--ascii]: the account's security page. Whether MFA is
+// active, since when, in which mode, how many devices are trusted and how many recovery codes
+// are left (with a warning when few are), or how to turn it on; where alerts go; whether the
+// site requires MFA and until when it lets a login in without; a warning when the server's clock
+// is not synchronised (codes are then refused); then every login fotoauthd keeps, newest first,
+// with its country, address and client, so that a login the user did not make stands out.
+#include "alert_address.hpp"
 #include "daemon_request.hpp"
 #include "exit_codes.hpp"
 #include "format.hpp"
 #include "json_output.hpp"
+#include "markers.hpp"
 #include "terminal.hpp"
 #include "verbs.hpp"
 
@@ -45,6 +49,33 @@ std::string render_low_codes_warning(std::uint64_t codes_left, const TargetUser&
            (user.is_caller ? std::string() : " --user " + printable(user.name, 64)) + "\n";
 }
 
+std::string optional_line(const std::optional<std::string>& line)
+{
+    return line ? *line + "\n" : std::string();
+}
+
+// What the site's group policy says about user, for an account with MFA or without.
+std::string render_policy(const Message& reply, bool enrolled)
+{
+    if (reply.get_u8(Field::MfaRequired).value_or(0) != 1)
+        return {};
+    if (enrolled)
+        return "The site requires MFA for this account.\n";
+    if (const auto grace = reply.get_u64(Field::GraceUntil))
+        return "The site requires MFA for this account; logins without it are let in until " +
+               format_local_time(*grace) + ".\n";
+    return "The site requires MFA for this account; logins without it are refused.\n";
+}
+
+// Codes are computed from the time: a server clock that drifted makes right codes look wrong.
+std::string render_clock_warning(const Message& reply)
+{
+    if (reply.get_u8(Field::ClockSynced).value_or(1) != 0)
+        return {};
+    return "Warning: the server's clock is not synchronised, so right codes may be refused. "
+           "Root should check NTP (timedatectl status).\n";
+}
+
 std::optional<std::string> render_active(const Message& reply, const TargetUser& user)
 {
     const auto since = reply.get_u64(Field::Since);
@@ -57,7 +88,7 @@ std::optional<std::string> render_active(const Message& reply, const TargetUser&
            "Verification: " + printable(*mode, 32) + "\n" +
            render_device_count(reply, *mode, user) +
            "Recovery codes left: " + std::to_string(*codes_left) + "\n" +
-           render_low_codes_warning(*codes_left, user);
+           render_low_codes_warning(*codes_left, user) + render_policy(reply, true);
 }
 
 std::string render_inactive(const Message& reply, const TargetUser& user)
@@ -66,6 +97,7 @@ std::string render_inactive(const Message& reply, const TargetUser& user)
     if (reply.get_u8(Field::Pending).value_or(0) == 1)
         text += "An enrolment is pending: it was started but not yet confirmed with a code from "
                 "the app.\n";
+    text += render_policy(reply, false);
     text += "To enable MFA, run: " + enable_command(user) + "\n";
     return text;
 }
@@ -98,9 +130,12 @@ std::optional<std::string> render_status(const Message& reply, const TargetUser&
     const auto enrolled = reply.get_u8(Field::Enrolled);
     if (!enrolled || *enrolled > 1)
         return std::nullopt;
-    if (*enrolled == 1)
-        return render_active(reply, user);
-    return render_inactive(reply, user);
+
+    const auto state = *enrolled == 1 ? render_active(reply, user) : render_inactive(reply, user);
+    if (!state)
+        return std::nullopt;
+    return *state + optional_line(describe_alert_address(reply, user)) +
+           render_clock_warning(reply);
 }
 
 int run_status(const Invocation& invocation)
@@ -130,7 +165,8 @@ int run_status(const Invocation& invocation)
     HistoryList history;
     if (const int status = ask_history(invocation, *target.user, history))
         return status;
-    std::fputs(("\n" + render_recent_activity(history, *target.user)).c_str(), stdout);
+    const Markers& markers = markers_for_terminal(invocation.ascii);
+    std::fputs(("\n" + render_connections(history, *target.user, markers)).c_str(), stdout);
     if (!history.unreadable.empty())
         return report_unreadable(history.unreadable.size());
     return kSuccess;

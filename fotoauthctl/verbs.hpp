@@ -41,7 +41,8 @@ int run_regenerate_codes(const Invocation& invocation);
 // fotoauthctl status: status.cpp
 int run_status(const Invocation& invocation);
 
-// The text status prints for an Ok answer to Status, or nothing when fields are missing.
+// The top of the security page for an Ok answer to Status (MFA, mode, devices, recovery codes,
+// policy, alert address, clock warning), or nothing when fields are missing.
 std::optional<std::string> render_status(const protocol::Message& reply, const TargetUser& user);
 
 // fotoauthctl history: history.cpp
@@ -72,5 +73,14 @@ int run_unblock(const Invocation& invocation);
 
 // The sentence unblock prints when fotoauthd cleared count login windows of address.
 std::string unblock_outcome(std::string_view address, std::uint64_t count);
+
+// fotoauthctl email set ADDRESS | clear | show: email.cpp
+int run_email_set(const Invocation& invocation);
+int run_email_clear(const Invocation& invocation);
+int run_email_show(const Invocation& invocation);
+
+// What email set and email clear print once fotoauthd made the change, with the line end.
+std::string email_set_outcome(std::string_view address, const TargetUser& user);
+std::string email_clear_outcome(const TargetUser& user);
 
 }  // namespace fotostudio::ctl

@@ -97,11 +97,14 @@ log::Field user_field(const SystemAccount& account)
 
 Authenticator::Authenticator(const Config& config, Store& store, UserDirectory& users,
                              const Clock& clock, SessionEnder& sessions,
-                             std::vector<std::uint8_t> shadow_key)
+                             std::vector<std::uint8_t> shadow_key, ClockSync* clock_sync)
     : config_(config), store_(store), users_(users), clock_(clock), sessions_(sessions),
       shadow_key_(std::move(shadow_key)),
-      issuer_(config.issuer.empty() ? host_name() : config.issuer), guard_(config, store, clock)
+      issuer_(config.issuer.empty() ? host_name() : config.issuer), guard_(config, store, clock),
+      watch_(config, store, clock, host_name()), courier_(config, store, clock, host_name()),
+      clock_sync_(clock_sync ? *clock_sync : kernel_clock_sync_)
 {
+    clock_sync_.check(clock_.monotonic_ms());
     guard_.load_locks();
     forget_deleted_local_accounts();
 }
@@ -181,7 +184,7 @@ Message Authenticator::dispatch(const Caller& caller, const Message& request)
     case MessageType::Preauth: return preauth(caller, *target, request);
     case MessageType::AuthQuery: return auth_query(caller, *target, request);
     case MessageType::AuthVerify: return auth_verify(caller, *target, request);
-    case MessageType::SessionOpen: return session_open(*target, request);
+    case MessageType::SessionOpen: return session_open(caller, *target, request);
     case MessageType::EnrolBegin: return enrol_begin(caller, *target, request);
     case MessageType::EnrolConfirm: return enrol_confirm(caller, *target, request);
     case MessageType::Status: return status(*target);
@@ -191,7 +194,8 @@ Message Authenticator::dispatch(const Caller& caller, const Message& request)
     case MessageType::SetMode: return set_mode(caller, *target, request);
     case MessageType::PasswordChangeCheck: return password_change_check(*target);
     case MessageType::PasswordChanged: return password_changed(caller, *target, request);
-    case MessageType::History: return history(*target);
+    case MessageType::History: return history(*target, request);
+    case MessageType::SetEmail: return set_email(caller, *target, request);
     case MessageType::RegenerateCodes: return regenerate_codes(caller, *target, request);
     case MessageType::DisableMfa: return disable_mfa(caller, *target, request);
     default: break;
@@ -286,7 +290,7 @@ Message Authenticator::account_check(const Caller& caller, const Target& target,
 {
     const auto account = enrolled_account(target);
     if (!account)
-        return make_reply(ReplyStatus::NotEnrolled);
+        return unenrolled_account_check(caller, target, request);
     if (!service_requires_code(request.get(Field::Service).value_or(""), config_))
         return make_reply(ReplyStatus::Ok);
 
@@ -304,6 +308,40 @@ Message Authenticator::account_check(const Caller& caller, const Target& target,
     return make_reply(ReplyStatus::Rejected,
                       "This account needs a verification code. Log in with keyboard-interactive "
                       "after the key (AuthenticationMethods publickey,keyboard-interactive).");
+}
+
+MfaRequirement Authenticator::requirement_of(const Target& target)
+{
+    const auto groups = users_.groups_of(target.account);
+    if (!groups && !config_.require_mfa_groups.empty())
+        log::warning("Cannot read the user's groups: the MFA policy applies in full",
+                     {user_field(target.account)});
+    return mfa_requirement(config_, groups, clock_.now());
+}
+
+Message Authenticator::unenrolled_account_check(const Caller& caller, const Target& target,
+                                                const Message& request)
+{
+    switch (requirement_of(target)) {
+    case MfaRequirement::Optional: break;
+    case MfaRequirement::Grace: {
+        Message reply = make_reply(ReplyStatus::NotEnrolled,
+                                   grace_warning_sentence(config_.require_mfa_grace_until));
+        reply.set_u64(Field::GraceUntil,
+                      static_cast<std::uint64_t>(config_.require_mfa_grace_until));
+        return reply;
+    }
+    case MfaRequirement::Required: {
+        log::info("Login refused: the MFA policy requires an enrolment",
+                  {user_field(target.account),
+                   {"SERVICE", log::printable(request.get(Field::Service).value_or(""))}});
+        if (const auto account = account_of(target, true))
+            remember(caller, *account, "login-refused", request, "MFA required, not enrolled");
+        return make_reply(ReplyStatus::EnrolmentRequired,
+                          enrolment_required_sentence(target.account.name));
+    }
+    }
+    return make_reply(ReplyStatus::NotEnrolled);
 }
 
 Message Authenticator::devices(const Target& target)
@@ -390,18 +428,66 @@ void Authenticator::remember(const Caller& caller, std::int64_t account, const c
     store_.record_history(account, entry, kHistoryLength);
 }
 
-Message Authenticator::history(const Target& target)
+Message Authenticator::history(const Target& target, const Message& request)
 {
     const auto account = account_of(target, false);
+    const auto entries = account ? store_.history(*account) : std::vector<HistoryEntry>{};
+    const std::uint64_t offset = request.get_u64(Field::Offset).value_or(0);
+
     std::vector<std::string> lines;
-    if (account) {
-        for (const auto& entry : store_.history(*account))
-            lines.push_back(std::to_string(entry.at) + "\t" + entry.event + "\t" + entry.service +
-                            "\t" + entry.source + "\t" + entry.detail);
+    for (std::size_t i = offset; i < entries.size(); ++i) {
+        const auto& entry = entries[i];
+        lines.push_back(std::to_string(entry.at) + "\t" + entry.event + "\t" + entry.service +
+                        "\t" + entry.source + "\t" + entry.detail + "\t" + entry.country + "\t" +
+                        entry.client + "\t" + (entry.unusual ? "1" : "0") + "\t" +
+                        (entry.verified ? "1" : "0"));
     }
     Message reply = make_reply(ReplyStatus::Ok);
     reply.set(Field::Entries, lines_within_one_message(lines));
+    reply.set_u64(Field::Count, entries.size());
     return reply;
+}
+
+Message Authenticator::set_email(const Caller& caller, const Target& target, const Message& request)
+{
+    const auto address = request.get(Field::Email);
+    if (!address)
+        return make_reply(ReplyStatus::BadRequest, "the request carries no address");
+    if (!address->empty() && !mail::is_plain_address(*address))
+        return make_reply(ReplyStatus::BadRequest,
+                          "not a plain e-mail address (name@domain, no spaces, quotes, commas or "
+                          "angle brackets, not starting with '-')");
+
+    const auto account = account_of(target, true);
+    // Someone holding the user's session must not be able to send the alerts elsewhere quietly:
+    // with MFA on, the change needs a current code. Root acting for another user needs none.
+    const bool support = caller.uid == 0 && target.account.uid != 0;
+    if (const auto enrolment = store_.active_enrolment(*account); enrolment && !support)
+        if (auto refusal = confirm_with_code(caller, target, *account, *enrolment, request))
+            return *refusal;
+
+    store_.set_alert_address(*account, std::string(*address));
+    remember(caller, *account, "alert-address-changed", request,
+             address->empty() ? "back to the default" : "set");
+    log::audit("alert-address-changed",
+               address->empty() ? "Alert address cleared" : "Alert address set",
+               {user_field(target.account), {"PEER_UID", std::to_string(caller.uid)}});
+    return make_reply(ReplyStatus::Ok);
+}
+
+// Where an alert for the account would go now, and why there.
+Authenticator::AlertRoute Authenticator::alert_route(const Target& target,
+                                                     std::optional<std::int64_t> account)
+{
+    const std::string own = account ? store_.alert_address(*account) : std::string();
+    const auto recipient =
+        mail::recipient_for(target.account.name, own, config_.alert_address_pattern);
+    if (!recipient)
+        return {};
+    const char* source = !own.empty()                             ? "user"
+                         : !config_.alert_address_pattern.empty() ? "pattern"
+                                                                  : "local";
+    return {*recipient, source};
 }
 
 std::vector<std::string> Authenticator::hashes_of(const std::vector<std::string>& codes)
@@ -425,10 +511,14 @@ std::optional<Message> Authenticator::confirm_with_code(const Caller& caller, co
     const auto attempt = describe_attempt(caller, request, target.account.name, true, account);
     if (const auto verdict = guard_.admit_code(attempt); !verdict.allowed())
         return answer(verdict);
-    if (use_code(target, account, enrolment, *code, request))
+    std::string hint;
+    if (use_code(target, account, enrolment, *code, request, &hint))
         return std::nullopt;
     guard_.record_wrong_code(attempt);
-    return make_reply(ReplyStatus::Rejected, "wrong or already used code");
+    Message refusal = make_reply(ReplyStatus::Rejected, "wrong or already used code");
+    if (!hint.empty())
+        refusal.set(Field::Hint, hint);
+    return refusal;
 }
 
 Message Authenticator::regenerate_codes(const Caller& caller, const Target& target,
@@ -623,7 +713,9 @@ void Authenticator::notice_password_change_outside_pam(const Caller& caller, con
 
 void Authenticator::tick() noexcept
 {
+    courier_.tick();
     try {
+        clock_sync_.check(clock_.monotonic_ms());
         sessions_.tick(clock_.monotonic_ms());
     } catch (const std::exception& error) {
         log::error("Delayed work failed", {{"ERROR", error.what()}});
@@ -669,8 +761,7 @@ Message Authenticator::auth_query(const Caller& caller, const Target& target,
     Message reply = make_reply(ReplyStatus::Trusted);
     if (request.get_u8(Field::PasswordFailed).value_or(0) != 1) {
         store_.touch_device(trusted->id, clock_.now());
-        reply.set(Field::Nonce, issue_proof(*account));
-        remember(caller, *account, "login", request, "trusted device " + trusted->label);
+        reply.set(Field::Nonce, issue_proof(*account, "trusted device " + trusted->label, false));
         log::info("Code not asked: trusted device",
                   {user_field(target.account),
                    {"DEVICE", trusted->label},
@@ -694,9 +785,9 @@ std::optional<StoredDevice> Authenticator::trusted_device_of(const Caller& calle
     if (!device)
         return std::nullopt;
     auto stored = store_.trusted_device(account, device->key, clock_.now());
-    if (stored && login_is_suspicious(target, request)) {
-        // The GeoIP check will say when a login comes from an unusual place; the device then
-        // loses its trust and the code is asked.
+    if (stored && login_is_suspicious(caller, account, request)) {
+        // From another country than the last login: the device loses its trust and the code is
+        // asked (docs/alerts.md).
         (void)store_.forget_devices(account, stored->id);
         log::audit("device-revoked", "Trusted device revoked: suspicious login",
                    {user_field(target.account), {"DEVICE", stored->label}});
@@ -705,11 +796,48 @@ std::optional<StoredDevice> Authenticator::trusted_device_of(const Caller& calle
     return stored;
 }
 
-bool Authenticator::login_is_suspicious(const Target&, const Message&) const
+bool Authenticator::login_is_suspicious(const Caller& caller, std::int64_t account,
+                                        const Message& request)
 {
-    // FIXME: no GeoIP check exists yet, so no login is suspicious and a trusted device keeps its
-    // trust from any country; the unusual-connection issue plugs its decision in here.
-    return false;
+    const auto location =
+        watch_.locate(request.get(Field::RemoteHost).value_or(""), caller.uid == 0);
+    return watch_.is_unusual(account, location);
+}
+
+LoginReport Authenticator::report_of(const Caller& caller, const Message& request,
+                                     std::string detail, bool verified, bool mfa_enabled) const
+{
+    LoginReport report;
+    report.from_root = caller.uid == 0;
+    report.caller_uid = caller.uid;
+    report.service = request.get(Field::Service).value_or("");
+    report.remote_host = request.get(Field::RemoteHost).value_or("");
+    report.detail = std::move(detail);
+    report.verified = verified;
+    report.mfa_enabled = mfa_enabled;
+
+    // The client: the service, how sshd authenticated the user before us (a key's fingerprint
+    // when it says), and the terminal.
+    std::string client = log::printable(report.service, 32);
+    if (report.from_root) {
+        const std::string_view info = request.get(Field::AuthInfo).value_or("");
+        const std::string_view first = info.substr(0, info.find('\n'));
+        if (!first.empty()) {
+            const std::string_view method = first.substr(0, first.find(' '));
+            client += " " + log::printable(method, 24);
+            if (const auto device = identify_device(login_facts(caller, request), config_);
+                device && device->kind == "ssh-key")
+                client += " " + device->label;
+        }
+    }
+    if (const auto tty = request.get(Field::Tty); tty && !tty->empty()) {
+        std::string_view name = *tty;
+        if (name.starts_with("/dev/"))
+            name.remove_prefix(5);
+        client += " " + log::printable(name, 24);
+    }
+    report.client = client;
+    return report;
 }
 
 LoginFacts Authenticator::login_facts(const Caller& caller, const Message& request)
@@ -772,26 +900,34 @@ Message Authenticator::auth_verify(const Caller& caller, const Target& target,
         return make_reply(ReplyStatus::Rejected, "wrong password or code");
     }
 
-    const bool passed = use_code(target, *account, *enrolment, *code, request);
+    std::string hint;
+    const bool passed = use_code(target, *account, *enrolment, *code, request, &hint);
     if (!passed) {
         guard_.record_wrong_code(attempt);
-        remember(caller, *account, "login-refused", request,
-                 guard_.current_lock(attempt) ? "wrong code; account locked" : "wrong code");
+        // Right password, wrong code: from an unusual country the password is known to someone
+        // else, and the user hears of it (docs/alerts.md).
+        watch_.record_wrong_code(
+            *account, target.account,
+            report_of(caller, request,
+                      guard_.current_lock(attempt) ? "wrong code; account locked" : "wrong code",
+                      true, true));
         log::info("Verification code refused", {user_field(target.account),
                                                 {"SERVICE", service},
                                                 {"RHOST", rhost},
                                                 {"RESULT", "rejected"}});
-        return make_reply(ReplyStatus::Rejected, "wrong or already used code");
+        Message refusal = make_reply(ReplyStatus::Rejected, "wrong or already used code");
+        if (!hint.empty())
+            refusal.set(Field::Hint, hint);
+        return refusal;
     }
 
-    remember(caller, *account, "login", request,
-             totp::is_code_shape(*code) ? "verification code" : "recovery code");
+    const char* how = totp::is_code_shape(*code) ? "verification code" : "recovery code";
     log::info("Verification code accepted", {user_field(target.account),
                                              {"SERVICE", service},
                                              {"RHOST", rhost},
                                              {"RESULT", "accepted"}});
     Message reply = make_reply(ReplyStatus::Ok);
-    reply.set(Field::Nonce, issue_proof(*account));
+    reply.set(Field::Nonce, issue_proof(*account, how, true));
     remember_device(caller, target, *account, *enrolment, request);
     // Few recovery codes left: the module tells the user at login (docs/pam-return-codes.md).
     if (const auto left = store_.unused_recovery_codes(*account).size(); left <= kFewCodesLeft)
@@ -801,12 +937,12 @@ Message Authenticator::auth_verify(const Caller& caller, const Target& target,
 
 bool Authenticator::use_code(const Target& target, std::int64_t account,
                              const ActiveEnrolment& enrolment, std::string_view code,
-                             const Message& request)
+                             const Message& request, std::string* hint)
 {
     if (code.size() > kMaxCodeLength)
         return false;
     if (totp::is_code_shape(code))
-        return verify_totp(account, enrolment, code);
+        return verify_totp(target, account, enrolment, code, hint);
     if (!verify_recovery_code(account, code))
         return false;
     log::audit("recovery-code-used", "A recovery code was used",
@@ -833,15 +969,42 @@ bool Authenticator::code_is_right(std::int64_t account, const ActiveEnrolment& e
     return false;
 }
 
-bool Authenticator::verify_totp(std::int64_t account, const ActiveEnrolment& enrolment,
-                                std::string_view code)
+bool Authenticator::verify_totp(const Target& target, std::int64_t account,
+                                const ActiveEnrolment& enrolment, std::string_view code,
+                                std::string* hint)
 {
-    const auto match =
-        totp::match(enrolment.secret, code, clock_.now(), config_.totp_window, enrolment.last_step);
+    const std::int64_t now = clock_.now();
+    const auto match = totp::match(enrolment.secret, code, now, config_.totp_window,
+                                   enrolment.last_step, config_.totp_drift_search);
+    if (match.kind == totp::MatchKind::OutsideWindow) {
+        notice_drift(target, account, match, hint);
+        return false;
+    }
     if (match.kind != totp::MatchKind::Accepted)
         return false;
     // The conditional update is what makes the code single use, also against a racing login.
-    return store_.advance_last_step(account, match.step);
+    if (!store_.advance_last_step(account, match.step))
+        return false;
+    if (store_.drift(account).seen > 0)
+        store_.set_drift(account, drift::settle());
+    return true;
+}
+
+// A code of the user's phone that matched a step outside the window: the phone's clock is off
+// (docs/clock-drift.md). The login fails all the same, and the step is burned so that telling
+// the user cannot hand anyone a code that becomes valid later.
+void Authenticator::notice_drift(const Target& target, std::int64_t account,
+                                 const totp::Match& match, std::string* hint)
+{
+    store_.burn_step(account, match.step);
+    const auto record = drift::observe(store_.drift(account), match.offset, clock_.now());
+    store_.set_drift(account, record);
+    log::warning("A code matched outside the accepted window: the phone's clock seems off",
+                 {user_field(target.account),
+                  {"DRIFT_SECONDS", std::to_string(match.offset * totp::kStepSeconds)},
+                  {"SEEN", std::to_string(record.seen)}});
+    if (hint && drift::worth_a_hint(record))
+        *hint = drift::hint_for(record);
 }
 
 bool Authenticator::verify_recovery_code(std::int64_t account, std::string_view code)
@@ -858,22 +1021,24 @@ bool Authenticator::verify_recovery_code(std::int64_t account, std::string_view 
     return false;
 }
 
-std::string Authenticator::issue_proof(std::int64_t account)
+std::string Authenticator::issue_proof(std::int64_t account, std::string how, bool verified)
 {
     const std::int64_t now = clock_.now();
     if (proofs_.size() >= kMaxPendingProofs)
         std::erase_if(proofs_, [now](const auto& entry) { return entry.second.expires_at <= now; });
 
     std::string nonce = random_hex(kNonceBytes);
-    proofs_[nonce] = AuthProof{account, now + config_.auth_proof_lifetime.count()};
+    proofs_[nonce] =
+        AuthProof{account, now + config_.auth_proof_lifetime.count(), std::move(how), verified};
     return nonce;
 }
 
-Message Authenticator::session_open(const Target& target, const Message& request)
+Message Authenticator::session_open(const Caller& caller, const Target& target,
+                                    const Message& request)
 {
     const auto nonce = request.get(Field::Nonce);
     if (!nonce)
-        return make_reply(ReplyStatus::BadRequest, "the request carries no nonce");
+        return session_without_proof(caller, target, request);
 
     const auto account = account_of(target, false);
     const auto found = proofs_.find(std::string(*nonce));
@@ -894,7 +1059,30 @@ Message Authenticator::session_open(const Target& target, const Message& request
         return make_reply(ReplyStatus::Rejected, "the proof expired");
     }
     log::info("Session opened after a passed verification", {user_field(target.account)});
+    watch_.record_login(*account, target.account,
+                        report_of(caller, request, proof.how, proof.verified, true));
     return make_reply(ReplyStatus::Ok);
+}
+
+Message Authenticator::session_without_proof(const Caller& caller, const Target& target,
+                                             const Message& request)
+{
+    // An enrolled user must have passed the auth stage with this module, which leaves a proof.
+    if (enrolled_account(target))
+        return make_reply(ReplyStatus::CodeRequired);
+
+    // A login without MFA (a password or key alone) still counts for the history and the
+    // country check, when sshd or login reports it (a user's own process opens no logins).
+    if (caller.uid == 0) {
+        const std::string_view info = request.get(Field::AuthInfo).value_or("");
+        const std::string method(info.substr(0, std::min(info.find(' '), info.find('\n'))));
+        const auto account = account_of(target, true);
+        watch_.record_login(*account, target.account,
+                            report_of(caller, request,
+                                      method.empty() ? "no MFA" : "no MFA, " + method, false,
+                                      false));
+    }
+    return make_reply(ReplyStatus::NotEnrolled);
 }
 
 Message Authenticator::enrol_begin(const Caller& caller, const Target& target,
@@ -997,6 +1185,15 @@ Message Authenticator::status(const Target& target)
         reply.set_u64(Field::CodesLeft, store_.unused_recovery_codes(*account).size());
         reply.set_u64(Field::DeviceCount, store_.devices(*account, now).size());
     }
+    reply.set_u8(Field::ClockSynced, clock_sync_.synchronised() ? 1 : 0);
+    const auto route = alert_route(target, account);
+    reply.set(Field::Email, route.recipient);
+    reply.set(Field::EmailSource, route.source);
+    const auto requirement = requirement_of(target);
+    reply.set_u8(Field::MfaRequired, requirement == MfaRequirement::Optional ? 0 : 1);
+    if (requirement == MfaRequirement::Grace)
+        reply.set_u64(Field::GraceUntil,
+                      static_cast<std::uint64_t>(config_.require_mfa_grace_until));
     return reply;
 }
 

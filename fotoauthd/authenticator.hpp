@@ -5,9 +5,16 @@
 
 #include "brute_force.hpp"
 #include "clock.hpp"
+#include "clock_drift.hpp"
+#include "clock_sync.hpp"
+#include "totp.hpp"
 #include "devices.hpp"
 #include "sessions.hpp"
+#include "alert_courier.hpp"
+#include "alert_mail.hpp"
+#include "connection_watch.hpp"
 #include "log.hpp"
+#include "mfa_policy.hpp"
 #include "config.hpp"
 #include "protocol.hpp"
 #include "store.hpp"
@@ -31,7 +38,8 @@ class Authenticator {
 public:
     // `shadow_key` keys the digest of shadow hashes that tells a password changed outside PAM.
     Authenticator(const Config& config, Store& store, UserDirectory& users, const Clock& clock,
-                  SessionEnder& sessions, std::vector<std::uint8_t> shadow_key);
+                  SessionEnder& sessions, std::vector<std::uint8_t> shadow_key,
+                  ClockSync* clock_sync = nullptr);
 
     // Never throws: a failure inside becomes an InternalError answer (clients fail closed).
     fotostudio::protocol::Message handle(const Caller& caller,
@@ -54,6 +62,8 @@ private:
     struct AuthProof {
         std::int64_t account = 0;
         std::int64_t expires_at = 0;
+        std::string how;        // for the history: "verification code", "trusted device ..."
+        bool verified = false;  // a code was checked (not a trusted device)
     };
 
     using Message = fotostudio::protocol::Message;
@@ -70,16 +80,25 @@ private:
     Message preauth(const Caller& caller, const Target& target, const Message& request);
     Message auth_query(const Caller& caller, const Target& target, const Message& request);
     Message auth_verify(const Caller& caller, const Target& target, const Message& request);
-    Message session_open(const Target& target, const Message& request);
+    Message session_open(const Caller& caller, const Target& target, const Message& request);
+    Message session_without_proof(const Caller& caller, const Target& target,
+                                  const Message& request);
+    // The history's and the alert's view of the login this request belongs to.
+    LoginReport report_of(const Caller& caller, const Message& request, std::string detail,
+                          bool verified, bool mfa_enabled) const;
     Message enrol_begin(const Caller& caller, const Target& target, const Message& request);
     Message enrol_confirm(const Caller& caller, const Target& target, const Message& request);
     Message status(const Target& target);
 
-    bool verify_totp(std::int64_t account, const ActiveEnrolment& enrolment, std::string_view code);
+    // `hint` receives the sentence about the phone's clock when one is due.
+    bool verify_totp(const Target& target, std::int64_t account, const ActiveEnrolment& enrolment,
+                     std::string_view code, std::string* hint);
+    void notice_drift(const Target& target, std::int64_t account, const totp::Match& match,
+                      std::string* hint);
     bool verify_recovery_code(std::int64_t account, std::string_view code);
     // Checks a code typed at a prompt (TOTP or recovery code) and uses it up when right.
     bool use_code(const Target& target, std::int64_t account, const ActiveEnrolment& enrolment,
-                  std::string_view code, const Message& request);
+                  std::string_view code, const Message& request, std::string* hint = nullptr);
     // Whether the code is right, without using it up (after a failed password).
     bool code_is_right(std::int64_t account, const ActiveEnrolment& enrolment,
                        std::string_view code);
@@ -87,14 +106,23 @@ private:
                                                   std::int64_t account, const Message& request);
     void remember_device(const Caller& caller, const Target& target, std::int64_t account,
                          const ActiveEnrolment& enrolment, const Message& request);
-    bool login_is_suspicious(const Target& target, const Message& request) const;
+    bool login_is_suspicious(const Caller& caller, std::int64_t account, const Message& request);
     static LoginFacts login_facts(const Caller& caller, const Message& request);
     Message account_check(const Caller& caller, const Target& target, const Message& request);
+    Message unenrolled_account_check(const Caller& caller, const Target& target,
+                                     const Message& request);
+    MfaRequirement requirement_of(const Target& target);
     Message devices(const Target& target);
     Message forget_device(const Caller& caller, const Target& target, const Message& request);
     Message set_mode(const Caller& caller, const Target& target, const Message& request);
     Message password_change_check(const Target& target);
-    Message history(const Target& target);
+    Message history(const Target& target, const Message& request);
+    Message set_email(const Caller& caller, const Target& target, const Message& request);
+    struct AlertRoute {
+        std::string recipient;  // empty when no usable recipient exists
+        std::string source;     // "user", "pattern" or "local"
+    };
+    AlertRoute alert_route(const Target& target, std::optional<std::int64_t> account);
     Message regenerate_codes(const Caller& caller, const Target& target, const Message& request);
     Message disable_mfa(const Caller& caller, const Target& target, const Message& request);
     // Checks the request's code with the login limits; nothing when it passed, else the answer.
@@ -123,7 +151,7 @@ private:
     std::optional<std::int64_t> enrolled_account(const Target& target);
     // The store's account for the target, logging a retirement when the uid changed.
     std::optional<std::int64_t> account_of(const Target& target, bool create);
-    std::string issue_proof(std::int64_t account);
+    std::string issue_proof(std::int64_t account, std::string how, bool verified);
     static Message answer(const Verdict& verdict);
     std::string otpauth_uri(const std::string& user, const std::string& secret) const;
 
@@ -136,6 +164,10 @@ private:
     std::string issuer_;
     std::unordered_map<std::string, AuthProof> proofs_;
     BruteForceGuard guard_;
+    ConnectionWatch watch_;
+    AlertCourier courier_;
+    KernelClockSync kernel_clock_sync_;
+    ClockSyncWatch clock_sync_;
     // Refusals a peer can provoke at will are logged at most a few times a minute per peer.
     log::Throttle refusal_log_{5, 60'000};
 };

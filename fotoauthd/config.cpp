@@ -1,6 +1,7 @@
 #include "config.hpp"
 
 #include <cerrno>
+#include <chrono>
 #include <charconv>
 #include <cstring>
 #include <fstream>
@@ -87,9 +88,9 @@ Setter flag_setter(bool Config::*field)
 }
 
 // Service names separated by spaces or commas; an empty value is an empty list.
-Setter list_setter(std::vector<std::string> Config::*field)
+Setter list_setter(std::vector<std::string> Config::*field, const char* what = "service names")
 {
-    return [field](std::string_view v, Config& c, std::string& m) {
+    return [field, what](std::string_view v, Config& c, std::string& m) {
         std::vector<std::string> names;
         std::size_t at = 0;
         while (at < v.size()) {
@@ -98,7 +99,7 @@ Setter list_setter(std::vector<std::string> Config::*field)
                 v.substr(at, end == std::string_view::npos ? v.size() - at : end - at);
             if (!name.empty()) {
                 if (name.size() > 64 || name.find_first_of("/:") != std::string_view::npos) {
-                    m = "service names are at most 64 characters without '/' or ':'";
+                    m = std::string(what) + " are at most 64 characters without '/' or ':'";
                     return false;
                 }
                 names.emplace_back(name);
@@ -124,6 +125,58 @@ Setter window_setter(Limit Config::*limit)
     return number_setter(1, 86400, [limit](Config& c, std::uint64_t n) {
         (c.*limit).window = std::chrono::seconds(n);
     });
+}
+
+// Text that goes into mail headers or addresses: printable ASCII without spaces or quotes.
+bool is_plain_token(std::string_view text)
+{
+    for (const char c : text)
+        if (c <= ' ' || c > '~' || c == '"' || c == '<' || c == '>' || c == ',' || c == ';' ||
+            c == '\\' || c == '(' || c == ')')
+            return false;
+    return true;
+}
+
+// An alert address pattern: an address once %u is replaced, e.g. "%u@studio.example".
+bool parse_address_pattern(std::string_view v, Config& c, std::string& m)
+{
+    if (v.size() > 128 || !is_plain_token(v) || v.front() == '-' ||
+        v.find('@') == std::string_view::npos || v.find('@') != v.rfind('@') ||
+        v.find("%u") == std::string_view::npos) {
+        m = "expected an address containing %u, such as %u@studio.example";
+        return false;
+    }
+    for (std::size_t at = v.find('%'); at != std::string_view::npos; at = v.find('%', at + 2))
+        if (at + 1 >= v.size() || (v[at + 1] != 'u' && v[at + 1] != '%')) {
+            m = "only %u (the user name) and %% may follow '%'";
+            return false;
+        }
+    c.alert_address_pattern.assign(v);
+    return true;
+}
+
+// A date YYYY-MM-DD, as the unix time of its first second in UTC.
+bool parse_date(std::string_view v, std::int64_t& out, std::string& m)
+{
+    unsigned year = 0, month = 0, day = 0;
+    const bool shaped = v.size() == 10 && v[4] == '-' && v[7] == '-';
+    const auto number = [&](std::size_t from, std::size_t length, unsigned& value) {
+        const auto [end, error] = std::from_chars(v.data() + from, v.data() + from + length, value);
+        return error == std::errc() && end == v.data() + from + length;
+    };
+    if (!shaped || !number(0, 4, year) || !number(5, 2, month) || !number(8, 2, day) ||
+        year < 1970 || year > 9999 || month < 1 || month > 12 || day < 1 || day > 31) {
+        m = "expected a date as YYYY-MM-DD";
+        return false;
+    }
+    const std::chrono::year_month_day date{std::chrono::year(static_cast<int>(year)),
+                                           std::chrono::month(month), std::chrono::day(day)};
+    if (!date.ok()) {
+        m = "no such date";
+        return false;
+    }
+    out = std::chrono::sys_days(date).time_since_epoch().count() * 86400;
+    return true;
 }
 
 const std::map<std::string, Setter, std::less<>>& setters()
@@ -191,6 +244,59 @@ const std::map<std::string, Setter, std::less<>>& setters()
              return true;
          }},
         {"require_code_services", list_setter(&Config::require_code_services)},
+        {"totp_drift_search", number_setter(0, 60,
+                                            [](Config& c, std::uint64_t n) {
+                                                c.totp_drift_search = static_cast<unsigned>(n);
+                                            })},
+        {"require_mfa_groups", list_setter(&Config::require_mfa_groups, "group names")},
+        {"mfa_exempt_groups", list_setter(&Config::mfa_exempt_groups, "group names")},
+        {"require_mfa_grace_until",
+         [](std::string_view v, Config& c, std::string& m) {
+             return parse_date(v, c.require_mfa_grace_until, m);
+         }},
+        {"geoip_database", [](std::string_view v, Config& c,
+                              std::string& m) { return parse_path(v, c.geoip_database, m); }},
+        {"history_length", number_setter(1, 1000,
+                                         [](Config& c, std::uint64_t n) { c.history_length = n; })},
+        {"alert_address_pattern", parse_address_pattern},
+        {"alert_from",
+         [](std::string_view v, Config& c, std::string& m) {
+             if (v.empty() || v.size() > 128 || !is_plain_token(v) || v.front() == '-' ||
+                 v.find('@') == std::string_view::npos) {
+                 m = "expected a plain address such as fotoauthd@studio.example";
+                 return false;
+             }
+             c.alert_from.assign(v);
+             return true;
+         }},
+        {"alert_site_url",
+         [](std::string_view v, Config& c, std::string& m) {
+             if (v.size() > 200 || !is_plain_token(v) ||
+                 (!v.starts_with("https://") && !v.starts_with("http://"))) {
+                 m = "expected an http:// or https:// URL without spaces";
+                 return false;
+             }
+             c.alert_site_url.assign(v);
+             return true;
+         }},
+        {"sendmail_path", [](std::string_view v, Config& c,
+                             std::string& m) { return parse_path(v, c.sendmail_path, m); }},
+        {"smtp_relay",
+         [](std::string_view v, Config& c, std::string& m) {
+             const auto colon = v.rfind(':');
+             std::uint64_t port = 0;
+             std::string ignored;
+             if (colon == std::string_view::npos || colon == 0 || !is_plain_token(v) ||
+                 !parse_number(v.substr(colon + 1), 1, 65535, port, ignored)) {
+                 m = "expected HOST:PORT, such as 127.0.0.1:25";
+                 return false;
+             }
+             c.smtp_relay.assign(v);
+             return true;
+         }},
+        {"alert_timeout", seconds_setter(&Config::alert_timeout, 5, 600)},
+        {"outbox_per_user", number_setter(1, 100,
+                                          [](Config& c, std::uint64_t n) { c.outbox_per_user = n; })},
     };
     return table;
 }

@@ -49,6 +49,31 @@ struct Config {
     // How a password change ends the user's other sessions: "logind", "procfs" (audit session
     // ids), or "auto" (logind when it runs). docs/password-change.md.
     std::string session_manager = "auto";
+
+    // Clock drift (docs/clock-drift.md): steps looked at beyond the window on each side, to tell
+    // a user whose phone's clock is off; 0 turns the hint off.
+    unsigned totp_drift_search = 10;
+
+    // Who must use MFA (docs/policy.md). Empty: MFA is optional for everyone. "*" in the list
+    // means every user. Members of an exempt group never have to.
+    std::vector<std::string> require_mfa_groups;
+    std::vector<std::string> mfa_exempt_groups;
+    // Until this unix time (0: no grace), a user who must use MFA but has not enrolled is let in
+    // with a warning instead of being refused.
+    std::int64_t require_mfa_grace_until = 0;
+
+    // Unusual connections (docs/geoip.md, docs/alerts.md).
+    std::string geoip_database;  // empty: no country check
+    std::size_t history_length = 50;
+    // Alert mail: the user's own address if set, else this pattern (%u = the user name), else
+    // local delivery to the user name.
+    std::string alert_address_pattern;
+    std::string alert_from;  // empty: fotoauthd@ this host's name
+    std::string alert_site_url;
+    std::string sendmail_path = "/usr/sbin/sendmail";
+    std::string smtp_relay;  // HOST:PORT; when set, alerts go there by SMTP instead of sendmail
+    std::chrono::seconds alert_timeout{60};
+    std::size_t outbox_per_user = 10;
 };
 
 struct ConfigError {

@@ -789,8 +789,9 @@ void SqliteStore::record_history(std::int64_t account, const HistoryEntry& entry
 
 std::vector<HistoryEntry> SqliteStore::history(std::int64_t account)
 {
-    auto statement = prepare("SELECT at, event, service, source, detail, country, client, "
-                             "unusual, verified FROM history WHERE account_id = ? ORDER BY id DESC");
+    auto statement =
+        prepare("SELECT at, event, service, source, detail, country, client, "
+                "unusual, verified FROM history WHERE account_id = ? ORDER BY id DESC");
     statement.bind(1, account);
     std::vector<HistoryEntry> out;
     while (statement.step())

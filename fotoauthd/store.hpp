@@ -89,9 +89,9 @@ struct HistoryEntry {
     // Where the source is (docs/geoip.md): an ISO 3166 country code, "local", "unknown", or
     // empty when nobody looked (GeoIP off, or not a login).
     std::string country;
-    std::string client;    // service, terminal, SSH method and key fingerprint when known
-    bool unusual = false;  // from another country than the account's last known one
-    bool verified = false; // a verification code was checked during this login
+    std::string client;     // service, terminal, SSH method and key fingerprint when known
+    bool unusual = false;   // from another country than the account's last known one
+    bool verified = false;  // a verification code was checked during this login
 };
 
 // An alert e-mail waiting in the outbox (docs/alerts.md). The message is complete: headers

@@ -51,31 +51,76 @@ bool equal_in_constant_time(std::string_view a, std::string_view b) noexcept
     return difference == 0;
 }
 
-Match match(std::span<const std::uint8_t> secret, std::string_view code, std::int64_t now,
-            unsigned window, std::int64_t last_accepted_step)
+namespace {
+
+std::int64_t distance(std::int64_t a, std::int64_t b) noexcept
 {
-    Match result;
+    return a > b ? a - b : b - a;
+}
+
+// Keeps the best match seen so far, in the order Accepted, Replayed, OutsideWindow. Steps are
+// fed in ascending order. Among accepted steps the latest wins: when the same six digits are
+// the code of two steps in the window, accepting the later one uses up both, so the digits are
+// not accepted a second time. Outside the window the step nearest to now wins.
+class BestMatch {
+public:
+    explicit BestMatch(std::int64_t current) : current_(current) {}
+
+    void inside(std::int64_t step, bool replayed)
+    {
+        const MatchKind kind = replayed ? MatchKind::Replayed : MatchKind::Accepted;
+        const bool later_accepted = kind == MatchKind::Accepted && best_.kind == kind;
+        if (rank(kind) < rank(best_.kind) || later_accepted)
+            take(kind, step);
+    }
+
+    void outside(std::int64_t step)
+    {
+        const bool better_kind = rank(MatchKind::OutsideWindow) < rank(best_.kind);
+        const bool nearer = best_.kind == MatchKind::OutsideWindow &&
+                            distance(step, current_) < distance(best_.step, current_);
+        if (better_kind || nearer)
+            take(MatchKind::OutsideWindow, step);
+    }
+
+    Match result() const { return best_; }
+
+private:
+    static int rank(MatchKind kind) noexcept { return static_cast<int>(kind); }
+
+    void take(MatchKind kind, std::int64_t step)
+    {
+        best_.kind = kind;
+        best_.step = step;
+        best_.offset = step - current_;
+    }
+
+    std::int64_t current_;
+    Match best_;
+};
+
+}  // namespace
+
+Match match(std::span<const std::uint8_t> secret, std::string_view code, std::int64_t now,
+            unsigned window, std::int64_t last_accepted_step, unsigned drift_search)
+{
     if (!is_code_shape(code))
-        return result;
+        return Match{};
 
     const std::int64_t current = step_of(now);
     const auto reach = static_cast<std::int64_t>(window);
-    bool replayed = false;
-    for (std::int64_t step = current - reach; step <= current + reach; ++step) {
+    const auto search = static_cast<std::int64_t>(drift_search);
+    BestMatch best(current);
+    for (std::int64_t step = current - reach - search; step <= current + reach + search; ++step) {
         if (!equal_in_constant_time(code_for_step(secret, step), code))
             continue;
-        if (step > last_accepted_step && result.kind != MatchKind::Accepted) {
-            result.kind = MatchKind::Accepted;
-            result.step = step;
-        } else if (step <= last_accepted_step) {
-            replayed = true;
-            if (result.kind != MatchKind::Accepted)
-                result.step = step;
-        }
+        const bool used = step <= last_accepted_step;
+        if (distance(step, current) <= reach)
+            best.inside(step, used);
+        else if (!used)
+            best.outside(step);
     }
-    if (result.kind != MatchKind::Accepted && replayed)
-        result.kind = MatchKind::Replayed;
-    return result;
+    return best.result();
 }
 
 std::string base32(std::span<const std::uint8_t> secret)

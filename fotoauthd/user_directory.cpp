@@ -1,5 +1,6 @@
 #include "user_directory.hpp"
 
+#include <grp.h>
 #include <pwd.h>
 #include <shadow.h>
 #include <stdio.h>
@@ -78,6 +79,66 @@ std::optional<std::string> NssUserDirectory::shadow_hash(const std::string& name
     }
     fclose(file);
     return hash;
+}
+
+namespace {
+
+// The primary group of the account as NSS sees it now.
+std::optional<gid_t> primary_group(const SystemAccount& account)
+{
+    std::vector<char> buffer(16384);
+    passwd entry{};
+    passwd* found = nullptr;
+    if (getpwnam_r(account.name.c_str(), &entry, buffer.data(), buffer.size(), &found) != 0 ||
+        !found || found->pw_uid != account.uid)
+        return std::nullopt;
+    return found->pw_gid;
+}
+
+std::optional<std::string> group_name(gid_t gid)
+{
+    std::vector<char> buffer(16384);
+    for (int tries = 0; tries < 4; ++tries) {
+        group entry{};
+        group* found = nullptr;
+        const int error = getgrgid_r(gid, &entry, buffer.data(), buffer.size(), &found);
+        if (error == ERANGE) {
+            buffer.resize(buffer.size() * 4);
+            continue;
+        }
+        if (error != 0 || !found)
+            return std::nullopt;
+        return std::string(found->gr_name);
+    }
+    return std::nullopt;
+}
+
+}  // namespace
+
+std::optional<std::set<std::string>> NssUserDirectory::groups_of(const SystemAccount& account)
+{
+    const auto primary = primary_group(account);
+    if (!primary)
+        return std::nullopt;
+
+    int count = 64;
+    std::vector<gid_t> gids(static_cast<std::size_t>(count));
+    if (getgrouplist(account.name.c_str(), *primary, gids.data(), &count) < 0) {
+        if (count <= 0 || count > 65536)
+            return std::nullopt;
+        gids.resize(static_cast<std::size_t>(count));
+        if (getgrouplist(account.name.c_str(), *primary, gids.data(), &count) < 0)
+            return std::nullopt;
+    }
+    gids.resize(static_cast<std::size_t>(count));
+
+    std::set<std::string> names;
+    for (const gid_t gid : gids) {
+        // A gid without a name cannot be listed in the configuration, so it changes nothing.
+        if (auto name = group_name(gid))
+            names.insert(std::move(*name));
+    }
+    return names;
 }
 
 }  // namespace fotoauthd

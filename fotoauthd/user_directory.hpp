@@ -29,6 +29,9 @@ public:
     virtual std::optional<std::set<std::string>> local_names() = 0;
     // The password hash in the local shadow file; nothing for accounts without a local entry.
     virtual std::optional<std::string> shadow_hash(const std::string& name) = 0;
+    // The names of the account's groups, its primary group included; nothing when they cannot
+    // be read (callers of a policy must then assume the strictest answer).
+    virtual std::optional<std::set<std::string>> groups_of(const SystemAccount& account) = 0;
 };
 
 class NssUserDirectory final : public UserDirectory {
@@ -39,6 +42,7 @@ public:
         return local_login_names("/etc/passwd");
     }
     std::optional<std::string> shadow_hash(const std::string& name) override;
+    std::optional<std::set<std::string>> groups_of(const SystemAccount& account) override;
 };
 
 // Login names we are willing to pass to NSS: 1 to 256 bytes, printable ASCII, no '/', ':',

@@ -156,7 +156,11 @@ constexpr std::array kRules = {
     Rule{Step::Account, ReplyStatus::Ok,
          {Action::Proceed, PAM_SUCCESS, 0, nullptr, kAnonymous}},
     Rule{Step::Account, ReplyStatus::NotEnrolled,
-         {Action::Stop, PAM_IGNORE, 0, nullptr, kAnonymous}},
+         {Action::StopDaemonInfo, PAM_IGNORE, 0, nullptr, kAnonymous}},
+    Rule{Step::Account, ReplyStatus::EnrolmentRequired,
+         {Action::StopDaemonText, PAM_PERM_DENIED, LOG_NOTICE,
+          "login refused: the site's policy requires MFA and the user has not enrolled",
+          kNamesUser}},
     Rule{Step::Account, ReplyStatus::UnknownUser,
          {Action::Stop, PAM_IGNORE, 0, nullptr, kAnonymous}},
     Rule{Step::Account, ReplyStatus::Rejected,
@@ -171,7 +175,7 @@ constexpr std::array kRules = {
          {Action::Stop, PAM_SESSION_ERR, LOG_ERR,
           "session refused: its proof of MFA is unknown, spent or expired", kNamesUser}},
 
-    // AuthQuery for a session without a nonce: fine only for a user with nothing to prove.
+    // SessionOpen without a nonce: fine only for a user with nothing to prove.
     Rule{Step::SessionQuery, ReplyStatus::NotEnrolled,
          {Action::Stop, PAM_IGNORE, 0, nullptr, kAnonymous}},
     Rule{Step::SessionQuery, ReplyStatus::CodeRequired,
@@ -251,11 +255,11 @@ const char* step_name(Step step) noexcept
     switch (step) {
     case Step::Preauth: return "Preauth";
     case Step::Query:
-    case Step::QueryAfterBadPassword:
-    case Step::SessionQuery: return "AuthQuery";
+    case Step::QueryAfterBadPassword: return "AuthQuery";
     case Step::Verify:
     case Step::VerifyAfterBadPassword: return "AuthVerify";
     case Step::Account: return "AccountCheck";
+    case Step::SessionQuery:
     case Step::SessionRedeem: return "SessionOpen";
     case Step::PasswordCheck: return "PasswordChangeCheck";
     case Step::PasswordChanged: return "PasswordChanged";

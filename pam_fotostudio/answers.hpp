@@ -30,6 +30,7 @@ enum class Action {
     Stop,             // return pam_code, showing nothing
     StopWrongCode,    // show kWrongCodeMessage, return pam_code
     StopDaemonText,   // show the daemon's sentence (made safe), return pam_code
+    StopDaemonInfo,   // show the daemon's sentence, if any, as information; return pam_code
     Fail,             // not an answer this step expects, or no answer: log it, fail closed
     FailAfterChange,  // as Fail, once the password is already changed: also tell the user that
                       // the daemon did not hear of it (kPasswordNotToldMessage)

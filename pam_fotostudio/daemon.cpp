@@ -48,14 +48,14 @@ Message auth_verify(const Caller& caller, std::string_view code, bool password_f
     return message;
 }
 
-// SessionOpen names only the user and the nonce, plus AuthInfo like every other request.
-Message session_open(const Caller& caller, std::string_view nonce)
+// SessionOpen describes the whole login, for the daemon's history and its country check, and
+// carries the auth stage's nonce when there is one.
+Message session_open(const Caller& caller, std::optional<std::string_view> nonce)
 {
     Message message(MessageType::SessionOpen);
-    message.set(Field::User, caller.user);
-    message.set(Field::Nonce, nonce);
-    if (caller.auth_info)
-        message.set(Field::AuthInfo, *caller.auth_info);
+    describe_caller(message, caller);
+    if (nonce)
+        message.set(Field::Nonce, *nonce);
     return message;
 }
 

@@ -30,7 +30,9 @@ protocol::Message preauth(const Caller& caller);
 // without a nonce.
 protocol::Message auth_query(const Caller& caller, bool password_failed);
 protocol::Message auth_verify(const Caller& caller, std::string_view code, bool password_failed);
-protocol::Message session_open(const Caller& caller, std::string_view nonce);
+// The session stage: the nonce of the auth stage when it left one; without one the daemon records
+// the login of a user without MFA and refuses an enrolled user's session (CodeRequired).
+protocol::Message session_open(const Caller& caller, std::optional<std::string_view> nonce);
 // The account stage's question: did this login pass? nonce is the auth stage's, when it left one.
 protocol::Message account_check(const Caller& caller, std::optional<std::string_view> nonce);
 

@@ -297,8 +297,19 @@ Judged consult(const Login& login, Step step, const protocol::Message& request)
         return {false, kept, std::move(outcome.reply)};
     }
     case Action::Stop: break;
-    case Action::StopWrongCode: tell_error(login.pamh, login.flags, kWrongCodeMessage); break;
+    case Action::StopWrongCode:
+        tell_error(login.pamh, login.flags, kWrongCodeMessage);
+        // Advice beside the refusal, such as a phone whose clock is off (docs/clock-drift.md).
+        if (const auto hint =
+                outcome.reply ? outcome.reply->get(protocol::Field::Hint) : std::nullopt;
+            hint && !hint->empty())
+            tell_info(login.pamh, login.flags, displayable(*hint).c_str());
+        break;
     case Action::StopDaemonText: show_daemon_text(login, step, *outcome.reply); break;
+    case Action::StopDaemonInfo:
+        if (const auto text = outcome.reply->get(protocol::Field::Text); text && !text->empty())
+            tell_info(login.pamh, login.flags, displayable(*text).c_str());
+        break;
     case Action::FailAfterChange:
         tell_error(login.pamh, login.flags, kPasswordNotToldMessage);
         [[fallthrough]];
@@ -628,7 +639,7 @@ int open_session(pam_handle_t* pamh, int flags, int argc, const char** argv)
     const Login login{pamh, flags, *options, caller};
     if (nonce)
         return consult(login, Step::SessionRedeem, session_open(caller, *nonce)).pam_code;
-    return consult(login, Step::SessionQuery, auth_query(caller, false)).pam_code;
+    return consult(login, Step::SessionQuery, session_open(caller, std::nullopt)).pam_code;
 }
 
 // --- password stage ---

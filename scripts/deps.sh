@@ -16,6 +16,7 @@ FOTOSTUDIO_BUILD_PACKAGES=(
     libqrencode-dev
     libcrypt-dev
     nettle-dev
+    libmaxminddb-dev    # the GeoIP country lookup
 )
 
 # Building and running the tests besides.
@@ -36,6 +37,9 @@ FOTOSTUDIO_TEST_PACKAGES=(
     dbus-daemon         # integration: a private bus for the stand-in logind
     python3-dbus
     python3-gi
+    libmaxmind-db-writer-perl  # GeoIP: test databases written by tests/support/make_mmdb.pl
+    mmdb-bin            # GeoIP: mmdblookup, to look into a test database by hand
+    postfix             # mail alerts: the real MTA; tests/support/postfix.sh preseeds it
 )
 
 FOTOSTUDIO_ALL_PACKAGES=("${FOTOSTUDIO_BUILD_PACKAGES[@]}" "${FOTOSTUDIO_TEST_PACKAGES[@]}")

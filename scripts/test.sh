@@ -49,9 +49,21 @@ install_dependencies() {
     fi
 
     echo "Installing: ${missing[*]}"
+    # Postfix asks questions on installation: postfix.sh answers them first ("Local only").
     "${as_root[@]}" apt-get update -qq </dev/null &&
+        { source "$TOP/tests/support/postfix.sh" && install_postfix_quietly; } &&
         "${as_root[@]}" apt-get install -y -qq --no-install-recommends \
             "${FOTOSTUDIO_ALL_PACKAGES[@]}" </dev/null
+}
+
+# The GeoIP tests fetch one real public country database with npm. Machines of this kind come
+# with Node.js and npm; where npm is missing, Debian's package provides it.
+install_npm_if_missing() {
+    command -v npm >/dev/null && return 0
+    echo "Installing: npm"
+    local as_root=()
+    ((EUID != 0)) && as_root=(sudo --preserve-env=DEBIAN_FRONTEND)
+    "${as_root[@]}" apt-get install -y -qq --no-install-recommends npm </dev/null
 }
 
 configure_and_build() {
@@ -85,7 +97,7 @@ main() {
     local summary=("$PYTHON" "$TOP/scripts/summarize.py")
 
     step "Installing the packages the build and the tests need"
-    if ! install_dependencies; then
+    if ! install_dependencies || ! install_npm_if_missing; then
         if [[ ! -x $PYTHON ]]; then
             # A brand-new machine may lack python3 until the install works.
             printf '\nsetup: installing packages failed\n0 passed, 1 failed\n'

@@ -59,7 +59,8 @@ std::optional<FieldKind> kind_of(std::uint8_t tag) noexcept
     case Field::Entries:
     case Field::DeviceId:
     case Field::Email:
-    case Field::EmailSource: return FieldKind::Text;
+    case Field::EmailSource:
+    case Field::Hint: return FieldKind::Text;
     case Field::ResultCode:
     case Field::Enrolled:
     case Field::Pending:
@@ -109,6 +110,7 @@ std::string_view to_string(ReplyStatus status) noexcept
     case ReplyStatus::RateLimited: return "rate-limited";
     case ReplyStatus::Locked: return "locked";
     case ReplyStatus::Trusted: return "trusted";
+    case ReplyStatus::EnrolmentRequired: return "enrolment-required";
     }
     return "unknown-status";
 }
@@ -280,7 +282,7 @@ std::optional<ReplyStatus> reply_status(const Message& reply) noexcept
     if (reply.type() != MessageType::Reply)
         return std::nullopt;
     const auto code = reply.get_u8(Field::ResultCode);
-    if (!code || *code > static_cast<std::uint8_t>(ReplyStatus::Trusted))
+    if (!code || *code > static_cast<std::uint8_t>(ReplyStatus::EnrolmentRequired))
         return std::nullopt;
     return static_cast<ReplyStatus>(*code);
 }

@@ -90,6 +90,7 @@ enum class Field : std::uint8_t {
     MfaRequired = 30,  // u8: 1 when the group policy requires MFA for the user (Status answer)
     GraceUntil = 31,   // u64: unix time until which a required but unenrolled user may log in
     EmailSource = 32,  // text: "user" (set with email set), "pattern" or "local" (Status answer)
+    Hint = 33,         // text: advice for the user beside a refusal (the phone's clock is off)
 };
 
 // The outcome the daemon reports; docs/pam-return-codes.md maps each to a PAM code.
@@ -107,6 +108,7 @@ enum class ReplyStatus : std::uint8_t {
     RateLimited = 10,        // too many attempts in the window; Text and RetryAfter say more
     Locked = 11,             // the account is locked after wrong codes; Text and LockedUntil
     Trusted = 12,            // AuthQuery: a trusted device, no code needed; Nonce unless authfail
+    EnrolmentRequired = 13,  // AccountCheck: the group policy requires MFA and it is not set up
 };
 
 std::string_view to_string(ReplyStatus status) noexcept;

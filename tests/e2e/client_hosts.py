@@ -88,11 +88,20 @@ def routed_client_addresses():
 
 class ClientNetwork:
     """A namespace with `count` client addresses. Use as a context manager, or call start() and
-    close() (close() is safe to call twice and after a failed start)."""
+    close() (close() is safe to call twice and after a failed start).
 
-    def __init__(self, count, pid):
+    The addresses are picked at random from the whole client network, unless pools is given: a
+    list of `count` lists of host numbers (the last byte of the address), and then client i gets
+    a free address of pool i. A test whose clients must come from given parts of the network
+    (such as the two halves that a test GeoIP database maps to two countries) says so that way.
+    """
+
+    def __init__(self, count, pid, pools=None):
+        if pools is not None and len(pools) != count:
+            raise ValueError(f"{count} clients need {count} pools, not {len(pools)}")
         self.count = count
         self.pid = pid
+        self.pools = pools
         self.namespace = None
         self.token = None
         self.clients = []
@@ -153,9 +162,24 @@ class ClientNetwork:
 
     def _pick_addresses(self):
         taken = routed_client_addresses()
+        if self.pools is not None:
+            return self._pick_from_pools(taken)
         free = [f"{CLIENT_NETWORK}{number}" for number in CLIENT_HOST_NUMBERS
                 if f"{CLIENT_NETWORK}{number}" not in taken]
         if len(free) < self.count:
             raise NetworkSetupFailed(f"only {len(free)} client addresses are free, not "
                                      f"{self.count}: {len(taken)} are routed elsewhere")
         return random.sample(free, self.count)
+
+    def _pick_from_pools(self, taken):
+        picked = []
+        for pool in self.pools:
+            free = [f"{CLIENT_NETWORK}{number}" for number in pool
+                    if number in CLIENT_HOST_NUMBERS
+                    and f"{CLIENT_NETWORK}{number}" not in taken
+                    and f"{CLIENT_NETWORK}{number}" not in picked]
+            if not free:
+                raise NetworkSetupFailed(f"no free client address in the pool {pool}: "
+                                         f"{len(taken)} addresses are routed elsewhere")
+            picked.append(random.choice(free))
+        return picked

@@ -138,16 +138,18 @@ class SshdSpec:
     sftp: bool = False
 
 
-def start_multi_rig(specs, extra_config=RAISED_LIMITS):
+def start_multi_rig(specs, extra_config=RAISED_LIMITS, server_address=None):
     """One daemon and an sshd per spec (a dict name -> SshdSpec); the first is rig.sshd, every
     one is rig.others[name]. The daemon's device_trust_services and require_code_services list
     exactly these sshds' PAM services: sshd names its service after the program name, and the
-    tests' sshds are not called `sshd` (the default of both lists)."""
+    tests' sshds are not called `sshd` (the default of both lists). Every sshd listens on
+    127.0.0.1, and on server_address when given (the client network's)."""
     require_build()
     services = {name: new_service_name() for name in specs}
     listed = " ".join(services.values())
     daemon = Daemon(extra_config=extra_config +
                     f"device_trust_services = {listed}\nrequire_code_services = {listed}\n")
+    listen = (LOOPBACK, server_address) if server_address else (LOOPBACK,)
     sshds = {}
     try:
         daemon.start()
@@ -155,11 +157,12 @@ def start_multi_rig(specs, extra_config=RAISED_LIMITS):
             namespace = {service: make(PAM_MODULE, daemon.socket)
                          for service, make in spec.namespace_services.items()}
             sshds[name] = PrivateSshd(spec.stack(PAM_MODULE, daemon.socket), methods=spec.methods,
-                                      service=services[name], namespace_services=namespace,
+                                      listen_addresses=listen, service=services[name],
+                                      namespace_services=namespace,
                                       forward_to_itself=spec.forward_to_itself,
                                       sftp=spec.sftp).start()
         first = next(iter(sshds.values()))
-        return LoginRig(daemon, first, others=sshds)
+        return LoginRig(daemon, first, server_address=server_address or LOOPBACK, others=sshds)
     except BaseException:
         stop_rig(daemon, *sshds.values())
         raise

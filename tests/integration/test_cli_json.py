@@ -24,7 +24,9 @@ CODE_ATTEMPTS = 5    # fotoauthd's default code_attempts: the 5th wrong code loc
 SOURCE_ATTEMPTS = 5  # default login_source_attempts per minute
 DAY = 86400
 TRUSTED_DEVICE_DAYS = 90  # fotoauthd's default trusted_device_days
-HISTORY_KEYS = ["at", "event", "service", "source", "detail"]
+HISTORY_KEYS = ["at", "event", "service", "source", "detail", "country", "client", "unusual",
+                "verified"]
+WHAT_HAPPENED = HISTORY_KEYS[1:5]  # event, service, source, detail
 
 
 def ctl(socket, *args, as_user=None):
@@ -45,18 +47,30 @@ def ctl_json(daemon, *args, as_user=None):
 
 
 def ssh_login(daemon, user, code, service="sshd", extra=None):
-    """What pam_fotostudio sends, as root, for a code typed at the prompt of service."""
-    fields = {Field.USER: user, Field.SERVICE: service, Field.REMOTE_HOST: ADDRESS,
-              Field.CODE: code, **(extra or {})}
-    return request(daemon.socket, MessageType.AUTH_VERIFY, fields).status
+    """What pam_fotostudio sends, as root, for a code typed at the prompt of service, and when it
+    passed, what its session stage sends with the nonce (fotoauthd records the login then)."""
+    login = {Field.USER: user, Field.SERVICE: service, Field.REMOTE_HOST: ADDRESS,
+             **(extra or {})}
+    verified = request(daemon.socket, MessageType.AUTH_VERIFY, {**login, Field.CODE: code})
+    if verified.status == Status.OK:
+        opened = request(daemon.socket, MessageType.SESSION_OPEN,
+                         {**login, Field.NONCE: verified.get(Field.NONCE)})
+        assert opened.status == Status.OK, opened
+    return verified.status
 
 
 def test_status_of_an_account_without_mfa_has_nulls_and_shows_a_pending_enrolment(daemon, user):
     answer = ctl_json(daemon, "status", as_user=user.name)
+    held = status(daemon.socket, user.name)
     assert answer == {"user": user.name, "enrolled": False, "pending": False,
                       "active_since": None, "mode": None, "recovery_codes_left": None,
-                      "trusted_devices": answer["trusted_devices"], "recent_activity": []}
-    held = status(daemon.socket, user.name)
+                      "trusted_devices": answer["trusted_devices"],
+                      "alert_address": held.get(Field.EMAIL),
+                      "alert_address_source": held.get(Field.EMAIL_SOURCE),
+                      "clock_synced": held.get(Field.CLOCK_SYNCED) == 1,
+                      "mfa_required": False, "grace_until": None, "connections": [],
+                      "recent_activity": [], "history_truncated": False}
+    assert answer["alert_address"] == user.name and answer["alert_address_source"] == "local"
     assert answer["trusted_devices"] == held.get(Field.DEVICE_COUNT)
 
     begun = request(daemon.socket, MessageType.ENROL_BEGIN,
@@ -81,10 +95,14 @@ def test_status_has_the_daemons_values_and_the_newest_logins(daemon, user):
     assert answer["mode"] == "new-device" == held.get(Field.MODE)
     assert answer["recovery_codes_left"] == 9 == held.get(Field.CODES_LEFT)
     assert answer["trusted_devices"] == held.get(Field.DEVICE_COUNT)
-    assert [[entry[key] for key in HISTORY_KEYS[1:]] for entry in answer["recent_activity"]] == [
+    assert [[entry[key] for key in WHAT_HAPPENED] for entry in answer["recent_activity"]] == [
         ["login", "sshd", ADDRESS, "recovery code"],
         ["login-refused", "sshd", ADDRESS, "wrong code"],
         ["mfa-enabled", "", "", "mode new-device"],
+    ]
+    # The connections are the logins only, their markers JSON booleans.
+    assert [[entry[key] for key in HISTORY_KEYS[1:]] for entry in answer["connections"]] == [
+        ["login", "sshd", ADDRESS, "recovery code", "", "sshd", False, True],
     ]
     assert answer == ctl_json(daemon, "status", "--user", user.name)
 
@@ -101,7 +119,7 @@ def test_history_lists_a_wrong_and_a_right_login_newest_first_with_unix_times(da
     assert answer["user"] == user.name and answer["truncated"] is False
     entries = answer["entries"]
     assert all(list(entry) == HISTORY_KEYS for entry in entries), entries
-    assert [[entry[key] for key in HISTORY_KEYS[1:]] for entry in entries] == [
+    assert [[entry[key] for key in WHAT_HAPPENED] for entry in entries] == [
         ["login", "sshd", ADDRESS, "verification code"],
         ["login-refused", "sshd", ADDRESS, "wrong code"],
         ["mfa-enabled", "", "", "mode always"],
@@ -203,7 +221,8 @@ def test_verbs_that_change_something_refuse_json_with_exit_2_and_change_nothing(
 
     assert result.returncode == 2, result
     assert result.stdout == ""
-    assert "--json only applies to 'status', 'history', 'devices' and 'lockouts'" in result.stderr
+    assert ("--json only applies to 'status', 'history', 'devices', 'lockouts' and 'email show'"
+            in result.stderr)
     held = status(daemon.socket, user.name)
     assert held.get(Field.ENROLLED) == 1 and held.get(Field.CODES_LEFT) == 10
 

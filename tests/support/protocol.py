@@ -71,6 +71,7 @@ class Field(IntEnum):
     MFA_REQUIRED = 30
     GRACE_UNTIL = 31
     EMAIL_SOURCE = 32
+    HINT = 33
 
 
 class Status(IntEnum):
@@ -87,6 +88,7 @@ class Status(IntEnum):
     RATE_LIMITED = 10
     LOCKED = 11
     TRUSTED = 12
+    ENROLMENT_REQUIRED = 13
 
 
 U8_FIELDS = {Field.RESULT_CODE, Field.ENROLLED, Field.PENDING, Field.PASSWORD_FAILED,

@@ -318,8 +318,9 @@ void requests_without_their_fields_are_bad_requests(void**)
                      proto::ReplyStatus::BadRequest);
     assert_int_equal(status_of(world.ask(request(proto::MessageType::AuthVerify, "alice"))),
                      proto::ReplyStatus::BadRequest);
+    // A session without the auth stage's proof: an enrolled user's is refused.
     assert_int_equal(status_of(world.ask(request(proto::MessageType::SessionOpen, "alice"))),
-                     proto::ReplyStatus::BadRequest);
+                     proto::ReplyStatus::CodeRequired);
     assert_int_equal(status_of(world.ask(request(proto::MessageType::Reply, "alice"))),
                      proto::ReplyStatus::BadRequest);
 }

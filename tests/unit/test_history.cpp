@@ -29,7 +29,12 @@ void logins_refusals_and_password_changes_are_recorded_newest_first(void**)
     world.ask(verify_request);
     world.clock.advance(1);
     verify_request.set(proto::Field::Code, current_code(world, alice));
-    world.ask(verify_request);
+    const auto passed = world.ask(verify_request);
+    // The login is recorded when sshd opens the session with the auth stage's proof.
+    auto session = request(proto::MessageType::SessionOpen, "alice");
+    session.set(proto::Field::Service, "sshd").set(proto::Field::RemoteHost, "198.51.100.7");
+    session.set(proto::Field::Nonce, *passed.get(proto::Field::Nonce));
+    assert_int_equal(status_of(world.ask(session)), proto::ReplyStatus::Ok);
     world.clock.advance(1);
     world.users.shadow["alice"] = "$y$j9T$alice$new";
     world.ask(request(proto::MessageType::PasswordChanged, "alice"));

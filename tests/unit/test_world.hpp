@@ -71,7 +71,16 @@ public:
             return std::nullopt;
         return local;
     }
+    std::optional<std::set<std::string>> groups_of(const SystemAccount& account) override
+    {
+        if (!groups_readable)
+            return std::nullopt;
+        const auto found = groups.find(account.name);
+        return found == groups.end() ? std::set<std::string>{} : found->second;
+    }
     std::map<std::string, SystemAccount> accounts;
+    std::map<std::string, std::set<std::string>> groups;  // the pretend group database
+    bool groups_readable = true;
     std::set<std::string> local;                // the names in the pretend /etc/passwd
     std::map<std::string, std::string> shadow;  // the pretend /etc/shadow
     bool passwd_readable = true;
@@ -89,12 +98,20 @@ public:
     std::vector<EndSessionsRequest> requests;
 };
 
+// The server clock's synchronisation as the test sets it.
+class FakeClockSync final : public ClockSync {
+public:
+    bool synchronised() override { return in_sync; }
+    bool in_sync = true;
+};
+
 struct World {
     std::filesystem::path dir;
     Config config;
     FixedClock clock;
     FakeUsers users;
     RecordingSessionEnder sessions;
+    FakeClockSync clock_sync;
     std::vector<std::uint8_t> shadow_key = std::vector<std::uint8_t>(32, 7);
     std::unique_ptr<SqliteStore> store;
     std::unique_ptr<Authenticator> daemon;
@@ -117,8 +134,8 @@ struct World {
         daemon.reset();
         store.reset();
         store = std::make_unique<SqliteStore>((dir / "state" / "db.sqlite").string());
-        daemon =
-            std::make_unique<Authenticator>(config, *store, users, clock, sessions, shadow_key);
+        daemon = std::make_unique<Authenticator>(config, *store, users, clock, sessions, shadow_key,
+                                                 &clock_sync);
     }
 
     proto::Message ask(proto::Message request, uid_t peer = 0)
@@ -208,7 +225,8 @@ struct Enrolled {
         char text[16];
         std::snprintf(text, sizeof(text), "%06d", candidate);
         bool right = false;
-        for (int offset = -1; offset <= 1; ++offset)
+        // Wide of the window and of the drift search, so that it never reads as a drifted code.
+        for (int offset = -12; offset <= 12; ++offset)
             right = right || totp::code_for_step(enrolled.secret, step + offset) == text;
         if (!right)
             return text;
