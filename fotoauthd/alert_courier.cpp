@@ -33,9 +33,15 @@ mail::Transport transport_of(const Config& config, const std::string& host_name)
 
 AlertCourier::AlertCourier(const Config& config, Store& store, const Clock& clock,
                            std::string host_name)
-    : config_(config), store_(store), clock_(clock), transport_(transport_of(config, host_name)),
-      sender_(config.alert_from.empty() ? "fotoauthd@" + host_name : config.alert_from)
+    : config_(config), store_(store), clock_(clock), host_name_(std::move(host_name))
 {
+    reconfigure();
+}
+
+void AlertCourier::reconfigure()
+{
+    transport_ = transport_of(config_, host_name_);
+    sender_ = config_.alert_from.empty() ? "fotoauthd@" + host_name_ : config_.alert_from;
 }
 
 std::int64_t AlertCourier::retry_pause(std::int64_t attempts) noexcept

@@ -22,6 +22,10 @@ class AlertCourier {
 public:
     AlertCourier(const Config& config, Store& store, const Clock& clock, std::string host_name);
 
+    // After a configuration reload: the next delivery uses the new transport and sender; one
+    // running now finishes as it started.
+    void reconfigure();
+
     // Finishes, times out or starts a delivery; never throws.
     void tick() noexcept;
 
@@ -38,6 +42,7 @@ private:
     const Config& config_;
     Store& store_;
     const Clock& clock_;
+    std::string host_name_;
     mail::Transport transport_;
     std::string sender_;
     std::unique_ptr<mail::Delivery> running_;

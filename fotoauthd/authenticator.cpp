@@ -711,6 +711,14 @@ void Authenticator::notice_password_change_outside_pam(const Caller& caller, con
     after_password_change(target, 0, 0, false, "outside-pam", "");
 }
 
+void Authenticator::reconfigure()
+{
+    issuer_ = config_.issuer.empty() ? host_name() : config_.issuer;
+    guard_.reconfigure();
+    watch_.reconfigure();
+    courier_.reconfigure();
+}
+
 void Authenticator::tick() noexcept
 {
     courier_.tick();

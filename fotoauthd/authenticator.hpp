@@ -50,6 +50,10 @@ public:
     // whenever /etc/passwd changes; does nothing when the file cannot be read.
     void forget_deleted_local_accounts() noexcept;
 
+    // After the configuration it was given changed in place (a reload): rebuilds what was
+    // derived from it (limits, the country database, the mail transport, the issuer).
+    void reconfigure();
+
     // About once a second, from the event loop: delayed work (SIGKILL after SIGTERM).
     void tick() noexcept;
 

@@ -101,6 +101,14 @@ BruteForceGuard::BruteForceGuard(const Config& config, Store& store, const Clock
 {
 }
 
+void BruteForceGuard::reconfigure()
+{
+    login_source_.set_limit(config_.login_per_source, config_.max_tracked);
+    login_user_.set_limit(config_.login_per_user, config_.max_tracked);
+    wrong_codes_.set_limit(config_.wrong_codes, config_.max_tracked);
+    password_changes_.set_limit(config_.password_changes, config_.max_tracked);
+}
+
 void BruteForceGuard::load_locks()
 {
     const std::int64_t now = clock_.now();

@@ -43,6 +43,9 @@ struct Verdict {
 class BruteForceGuard {
 public:
     BruteForceGuard(const Config& config, Store& store, const Clock& clock);
+    // Takes the limits of a reloaded configuration; attempts already counted stay counted, and
+    // running locks keep their end.
+    void reconfigure();
 
     // Reads the locks that were running when the daemon stopped.
     void load_locks();

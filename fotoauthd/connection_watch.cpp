@@ -10,15 +10,24 @@ namespace fotoauthd {
 ConnectionWatch::ConnectionWatch(const Config& config, Store& store, const Clock& clock,
                                  std::string host_name)
     : config_(config), store_(store), clock_(clock), host_name_(std::move(host_name)),
-      countries_(config.geoip_database)
+      countries_(std::make_unique<geoip::CountryDatabase>(config.geoip_database)),
+      countries_path_(config.geoip_database)
 {
+}
+
+void ConnectionWatch::reconfigure()
+{
+    if (config_.geoip_database == countries_path_)
+        return;
+    countries_ = std::make_unique<geoip::CountryDatabase>(config_.geoip_database);
+    countries_path_ = config_.geoip_database;
 }
 
 geoip::Location ConnectionWatch::locate(std::string_view remote_host, bool from_root)
 {
     if (!from_root)
         return {};
-    return countries_.locate(remote_host, clock_.monotonic_ms());
+    return countries_->locate(remote_host, clock_.monotonic_ms());
 }
 
 bool ConnectionWatch::is_unusual(std::int64_t account, const geoip::Location& location)

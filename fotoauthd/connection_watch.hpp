@@ -14,6 +14,7 @@
 #include "user_directory.hpp"
 
 #include <cstdint>
+#include <memory>
 #include <string>
 
 namespace fotoauthd {
@@ -50,6 +51,9 @@ public:
     void record_wrong_code(std::int64_t account, const SystemAccount& user,
                            const LoginReport& login);
 
+    // After a configuration reload: a new geoip_database path is opened.
+    void reconfigure();
+
     // How a location reads in the history: "FR", "local", "unknown", or empty when nobody looked.
     std::string country_label(const geoip::Location& location) const;
 
@@ -64,7 +68,8 @@ private:
     Store& store_;
     const Clock& clock_;
     std::string host_name_;
-    geoip::CountryDatabase countries_;
+    std::unique_ptr<geoip::CountryDatabase> countries_;
+    std::string countries_path_;
 };
 
 }  // namespace fotoauthd

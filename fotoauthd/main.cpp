@@ -81,6 +81,37 @@ void raise_descriptor_limit()
     }
 }
 
+// SIGHUP: reads the configuration file again. A file with any error changes nothing (the errors
+// are logged, the running configuration stays); a good one replaces the running configuration
+// in place, except for what only a restart can change, which keeps its running value.
+void reload_configuration(const Arguments& arguments, fotoauthd::Config& running,
+                          fotoauthd::Authenticator& authenticator)
+{
+    auto fresh = fotoauthd::load_config(arguments.config_path, arguments.config_given);
+    if (!fresh.errors.empty()) {
+        for (const auto& error : fresh.errors)
+            fotoauthd::log::error("Configuration error", {{"ERROR", fotoauthd::to_string(error)}});
+        fotoauthd::log::error("Configuration not reloaded: the running one stays",
+                              {{"CONFIG", arguments.config_path}});
+        return;
+    }
+
+    const auto keep = [](const char* key, auto& new_value, const auto& old_value) {
+        if (new_value == old_value)
+            return;
+        fotoauthd::log::warning("A changed setting takes effect at the next start only",
+                                {{"KEY", key}});
+        new_value = old_value;
+    };
+    keep("socket", fresh.config.socket_path, running.socket_path);
+    keep("database", fresh.config.database_path, running.database_path);
+    keep("session_manager", fresh.config.session_manager, running.session_manager);
+
+    running = std::move(fresh.config);
+    authenticator.reconfigure();
+    fotoauthd::log::info("Configuration reloaded", {{"CONFIG", arguments.config_path}});
+}
+
 }  // namespace
 
 int main(int argc, char** argv)
@@ -90,7 +121,7 @@ int main(int argc, char** argv)
         return status;
 
     fotoauthd::log::init(arguments.debug);
-    const auto loaded = fotoauthd::load_config(arguments.config_path, arguments.config_given);
+    auto loaded = fotoauthd::load_config(arguments.config_path, arguments.config_given);
     for (const auto& error : loaded.errors)
         std::fprintf(stderr, "fotoauthd: %s\n", fotoauthd::to_string(error).c_str());
     if (!loaded.errors.empty()) {
@@ -115,10 +146,13 @@ int main(int argc, char** argv)
             database.substr(0, database.rfind('/')) + "/shadow-digest.key", 32);
         const auto sessions = fotoauthd::make_session_ender(loaded.config);
         fotoauthd::log::info("Sessions are ended through " + std::string(sessions->name()));
-        fotoauthd::Authenticator authenticator(loaded.config, store, users, clock, *sessions,
+        // Everything holds a reference to this one Config, so that a reload changes it in place.
+        fotoauthd::Config& config = loaded.config;
+        fotoauthd::Authenticator authenticator(config, store, users, clock, *sessions,
                                                std::move(shadow_key));
-        const auto listening = fotoauthd::open_listening_socket(loaded.config.socket_path);
-        fotoauthd::Server server(authenticator, listening.fd);
+        const auto listening = fotoauthd::open_listening_socket(config.socket_path);
+        fotoauthd::Server server(authenticator, listening.fd,
+                                 [&] { reload_configuration(arguments, config, authenticator); });
         const int status = server.run();
         // A socket file left behind would look like a running daemon to scripts that wait for it.
         if (!listening.bound_path.empty())

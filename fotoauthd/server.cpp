@@ -134,8 +134,8 @@ ListeningSocket open_listening_socket(const std::string& path)
     return {fd, path};
 }
 
-Server::Server(Authenticator& authenticator, int listen_fd)
-    : authenticator_(authenticator), listen_fd_(listen_fd)
+Server::Server(Authenticator& authenticator, int listen_fd, std::function<void()> reload)
+    : reload_(std::move(reload)), authenticator_(authenticator), listen_fd_(listen_fd)
 {
     int rc = sd_event_default(&event_);
     if (rc < 0)
@@ -145,10 +145,12 @@ Server::Server(Authenticator& authenticator, int listen_fd)
     sigemptyset(&mask);
     sigaddset(&mask, SIGTERM);
     sigaddset(&mask, SIGINT);
+    sigaddset(&mask, SIGHUP);
     sigprocmask(SIG_BLOCK, &mask, nullptr);
     // A null handler makes sd-event leave the loop when the signal arrives.
     (void)sd_event_add_signal(event_, nullptr, SIGTERM, nullptr, nullptr);
     (void)sd_event_add_signal(event_, nullptr, SIGINT, nullptr, nullptr);
+    (void)sd_event_add_signal(event_, nullptr, SIGHUP, &Server::on_hangup, this);
     signal(SIGPIPE, SIG_IGN);
 
     rc = sd_event_add_io(event_, &listen_source_, listen_fd_, EPOLLIN, &Server::on_accept, this);
@@ -176,6 +178,21 @@ int Server::on_tick(sd_event_source* source, uint64_t, void* data)
     server->authenticator_.tick();
     (void)sd_event_source_set_enabled(server->listen_source_, SD_EVENT_ON);
     (void)sd_event_source_set_time_relative(source, 1'000'000);
+    return 0;
+}
+
+int Server::on_hangup(sd_event_source*, const struct signalfd_siginfo*, void* data)
+{
+    auto* server = static_cast<Server*>(data);
+    if (!server->reload_)
+        return 0;
+    (void)sd_notify(0, "RELOADING=1\nSTATUS=Reloading the configuration");
+    try {
+        server->reload_();
+    } catch (const std::exception& error) {
+        log::error("Configuration reload failed", {{"ERROR", error.what()}});
+    }
+    (void)sd_notify(0, "READY=1\nSTATUS=Serving logins");
     return 0;
 }
 

@@ -10,6 +10,7 @@
 #include <systemd/sd-event.h>
 
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <string>
 #include <unordered_map>
@@ -26,7 +27,8 @@ ListeningSocket open_listening_socket(const std::string& path);
 
 class Server {
 public:
-    Server(Authenticator& authenticator, int listen_fd);
+    // `reload` runs on SIGHUP (systemctl reload), between two requests; connections stay open.
+    Server(Authenticator& authenticator, int listen_fd, std::function<void()> reload = {});
     ~Server();
     Server(const Server&) = delete;
     Server& operator=(const Server&) = delete;
@@ -51,6 +53,7 @@ private:
     static int on_readable(sd_event_source* source, int fd, uint32_t events, void* data);
     static int on_idle(sd_event_source* source, uint64_t usec, void* data);
     static int on_tick(sd_event_source* source, uint64_t usec, void* data);
+    static int on_hangup(sd_event_source* source, const struct signalfd_siginfo* info, void* data);
     static int on_etc_changed(sd_event_source* source, const struct inotify_event* event,
                               void* data);
 
@@ -59,6 +62,7 @@ private:
     void close_connection(int fd);
     void arm_idle_timer(Connection& connection);
 
+    std::function<void()> reload_;
     Authenticator& authenticator_;
     int listen_fd_;
     sd_event* event_ = nullptr;

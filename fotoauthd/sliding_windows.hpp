@@ -48,6 +48,14 @@ public:
     std::vector<Full> full_windows(std::int64_t now_ms);
 
     std::size_t tracked() const { return entries_.size(); }
+    // A new limit for the attempts to come, after a configuration reload; the attempts already
+    // recorded stay and count against it.
+    void set_limit(Limit limit, std::size_t max_keys)
+    {
+        limit_ = limit;
+        window_ms_ = limit.window.count() * 1000;
+        max_keys_ = max_keys;
+    }
     const Limit& limit() const { return limit_; }
 
 private:
