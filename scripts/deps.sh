@@ -35,6 +35,7 @@ FOTOSTUDIO_TEST_PACKAGES=(
     clang-format        # the layout check of the C++ sources
     man-db              # the manual pages are rendered by the tests
     dbus-daemon         # integration: a private bus for the stand-in logind
+    systemd             # systemd-analyze scores and checks the unit (systemd need not run)
     python3-dbus
     python3-gi
     libmaxmind-db-writer-perl  # GeoIP: test databases written by tests/support/make_mmdb.pl

@@ -103,7 +103,7 @@ def require_build():
 def start_rig(extra_config=RAISED_LIMITS, server_address=None, pam_stack=fotostudio_stack):
     """sshd listens on 127.0.0.1, and on server_address when given (the client network's)."""
     require_build()
-    daemon = Daemon(extra_config=extra_config)
+    daemon = Daemon(extra_config=extra_config, confined=True)
     sshd = None
     listen = (LOOPBACK, server_address) if server_address else (LOOPBACK,)
     try:
@@ -147,7 +147,7 @@ def start_multi_rig(specs, extra_config=RAISED_LIMITS, server_address=None):
     require_build()
     services = {name: new_service_name() for name in specs}
     listed = " ".join(services.values())
-    daemon = Daemon(extra_config=extra_config +
+    daemon = Daemon(confined=True, extra_config=extra_config +
                     f"device_trust_services = {listed}\nrequire_code_services = {listed}\n")
     listen = (LOOPBACK, server_address) if server_address else (LOOPBACK,)
     sshds = {}

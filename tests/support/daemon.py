@@ -8,12 +8,15 @@ import time
 from pathlib import Path
 
 from .paths import FOTOAUTHD
+from .unit_confinement import apply_umask, setpriv_prefix
 
 
 class Daemon:
     """A running fotoauthd. Use as a context manager; the log is kept in self.log_path."""
 
-    def __init__(self, workdir=None, extra_config=""):
+    def __init__(self, workdir=None, extra_config="", confined=False):
+        """confined: start it under the capabilities, NoNewPrivileges= and UMask= of
+        etc/systemd/fotoauthd.service (support/unit_confinement.py), as the end-to-end tests do."""
         self.dir = Path(workdir or tempfile.mkdtemp(prefix="fsauth-daemon-"))
         os.chmod(self.dir, 0o755)
         self.socket = self.dir / "run" / "socket"
@@ -25,12 +28,17 @@ class Daemon:
             f"database = {self.database}\n"
             f"{extra_config}\n")
         self.process = None
+        self.confined = confined
 
     def start(self, timeout=10.0):
         log = open(self.log_path, "ab")
-        self.process = subprocess.Popen([str(FOTOAUTHD), "--config", str(self.config)],
-                                        stdout=log, stderr=subprocess.STDOUT,
-                                        stdin=subprocess.DEVNULL)
+        command = [str(FOTOAUTHD), "--config", str(self.config)]
+        preexec = None
+        if self.confined:
+            command = setpriv_prefix() + command
+            preexec = apply_umask()
+        self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT,
+                                        stdin=subprocess.DEVNULL, preexec_fn=preexec)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.socket.exists():
