@@ -331,9 +331,11 @@ std::string details(std::int64_t at, const CleanFacts& clean)
 
 std::string what_to_do(const CleanFacts& clean)
 {
-    const std::string change = "If it was not you, someone else knows your password. Change it "
-                               "at once: sign in to " +
-                               clean.host + " and run the command";
+    const std::string change =
+        "If it was not you, someone else knows your password (or holds one of your SSH keys: "
+        "remove any key you do not know from ~/.ssh/authorized_keys). Change the password at "
+        "once: sign in to " +
+        clean.host + " and run the command";
     std::string text = paragraph("If this was you, on a journey for instance, there is nothing "
                                  "to do.");
     text += paragraph(change);
@@ -346,7 +348,7 @@ std::string what_to_do(const CleanFacts& clean)
 std::string about_codes(const AlertFacts& facts)
 {
     if (!facts.mfa_enabled)
-        return paragraph("Your account is protected by its password alone. To have a "
+        return paragraph("Your account is protected by its password or SSH key alone. To have a "
                          "verification code from an authenticator app asked for at every "
                          "sign-in, sign in and run the command") +
                "    fotoauthctl mfa enable\r\n\r\n";
@@ -354,8 +356,8 @@ std::string about_codes(const AlertFacts& facts)
         return paragraph("The verification code from your authenticator app was asked for "
                          "because of the unusual country, and kept the sign-in out.");
     return paragraph("Because of the unusual country the verification code from your "
-                     "authenticator app was asked for, even on a device trusted before; that "
-                     "device has lost its trust and will be asked for the code again.");
+                     "authenticator app was asked for, even if the device was trusted before; "
+                     "such a device has lost its trust and will be asked for the code again.");
 }
 
 void check_envelope(const AlertFacts& facts)
