@@ -460,8 +460,9 @@ Message Authenticator::set_email(const Caller& caller, const Target& target, con
 
     const auto account = account_of(target, true);
     // Someone holding the user's session must not be able to send the alerts elsewhere quietly:
-    // with MFA on, the change needs a current code. Root acting for another user needs none.
-    const bool support = caller.uid == 0 && target.account.uid != 0;
+    // with MFA on, the change needs a current code. Root needs none (it could change anything
+    // else anyway); a code root sends is checked all the same.
+    const bool support = caller.uid == 0 && !request.has(Field::Code);
     if (const auto enrolment = store_.active_enrolment(*account); enrolment && !support)
         if (auto refusal = confirm_with_code(caller, target, *account, *enrolment, request))
             return *refusal;
@@ -556,12 +557,13 @@ Message Authenticator::disable_mfa(const Caller& caller, const Target& target,
     if (!enrolment)
         return make_reply(ReplyStatus::NotEnrolled);
 
-    // Root acting for someone else (support, after verifying the person) gives a reason instead
-    // of a code; everyone else, root for itself included, proves the factor once more.
-    const bool support = caller.uid == 0 && target.account.uid != 0 && !request.has(Field::Code);
+    // Root gives a reason instead of a code (support, after verifying the person; also for
+    // another uid-0 account, which fotoauthctl cannot tell from root's own); everyone else
+    // proves the factor once more. Root holding a code may prove it like anyone.
+    const bool support = caller.uid == 0 && !request.has(Field::Code);
     const std::string reason = log::printable(request.get(Field::Text).value_or(""), 200);
     if (support && reason.empty())
-        return make_reply(ReplyStatus::BadRequest, "root must give a reason");
+        return make_reply(ReplyStatus::BadRequest, "root must give a reason or a current code");
     if (!support) {
         if (auto refusal = confirm_with_code(caller, target, *account, *enrolment, request))
             return *refusal;

@@ -80,6 +80,27 @@ void root_turns_mfa_off_for_a_user_only_with_a_reason_which_the_history_keeps(vo
                     ->find("mfa-disabled\t\t\tby root: lost phone and codes") != std::string::npos);
 }
 
+void root_turns_mfa_off_for_another_uid_zero_account_with_a_reason_and_checks_a_code_it_sends(
+    void**)
+{
+    World world;
+    world.users.accounts["toor"] = SystemAccount{"toor", 0};
+    world.users.local.insert("toor");
+    const auto toor = enrol(world, "toor");
+
+    auto wrong = request(proto::MessageType::DisableMfa, "toor");
+    wrong.set(proto::Field::Code, wrong_code(world, toor));
+    assert_int_equal(status_of(world.ask(wrong)), proto::ReplyStatus::Rejected);
+    assert_int_equal(status_of(world.ask(request(proto::MessageType::AuthQuery, "toor"))),
+                     proto::ReplyStatus::CodeRequired);
+
+    auto support = request(proto::MessageType::DisableMfa, "toor");
+    support.set(proto::Field::Text, "second root account retired; ticket 4712");
+    assert_int_equal(status_of(world.ask(support)), proto::ReplyStatus::Ok);
+    assert_int_equal(status_of(world.ask(request(proto::MessageType::AuthQuery, "toor"))),
+                     proto::ReplyStatus::NotEnrolled);
+}
+
 void enrolling_a_new_phone_needs_a_code_of_the_old_one(void**)
 {
     World world;
@@ -138,6 +159,8 @@ int main()
         cmocka_unit_test(regenerating_needs_a_current_code_and_voids_every_old_recovery_code),
         cmocka_unit_test(a_user_turns_mfa_off_with_a_code_and_a_wrong_code_changes_nothing),
         cmocka_unit_test(root_turns_mfa_off_for_a_user_only_with_a_reason_which_the_history_keeps),
+        cmocka_unit_test(
+            root_turns_mfa_off_for_another_uid_zero_account_with_a_reason_and_checks_a_code_it_sends),
         cmocka_unit_test(enrolling_a_new_phone_needs_a_code_of_the_old_one),
         cmocka_unit_test(a_login_with_two_or_fewer_recovery_codes_left_says_how_many),
     };
