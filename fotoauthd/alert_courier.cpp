@@ -36,6 +36,9 @@ AlertCourier::AlertCourier(const Config& config, Store& store, const Clock& cloc
     : config_(config), store_(store), clock_(clock), host_name_(std::move(host_name))
 {
     reconfigure();
+    // Mail that failed before the restart is tried again at once: a restart is often how a
+    // fixed mail setup is applied.
+    store_.mail_due_by(clock_.now());
 }
 
 void AlertCourier::reconfigure()

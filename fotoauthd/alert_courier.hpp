@@ -3,7 +3,8 @@
 // a login: each delivery is a child process (mail_delivery.hpp), killed when it runs past
 // alert_timeout. A mail leaves the outbox only once the MTA took it; a failed attempt is retried
 // with a growing pause, and one that failed for about two days is dropped with an error in the
-// log. The outbox is in the database, so mail still waiting survives a restart of the daemon.
+// log. The outbox is in the database, so mail still waiting survives a restart of the daemon,
+// and is tried again as soon as the daemon starts.
 #pragma once
 
 #include "clock.hpp"

@@ -584,6 +584,14 @@ void SqliteStore::mail_failed(std::int64_t id, std::int64_t next_attempt_at)
         .run();
 }
 
+void SqliteStore::mail_due_by(std::int64_t now)
+{
+    prepare("UPDATE outbox SET next_attempt_at = ? WHERE next_attempt_at > ?")
+        .bind(1, now)
+        .bind(2, now)
+        .run();
+}
+
 std::size_t SqliteStore::outbox_size()
 {
     auto statement = prepare("SELECT COUNT(*) FROM outbox");

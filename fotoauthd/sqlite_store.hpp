@@ -58,6 +58,7 @@ public:
     std::optional<OutboxMail> next_mail(std::int64_t now) override;
     void mail_sent(std::int64_t id) override;
     void mail_failed(std::int64_t id, std::int64_t next_attempt_at) override;
+    void mail_due_by(std::int64_t now) override;
     std::size_t outbox_size() override;
     std::vector<HistoryEntry> history(std::int64_t account) override;
     std::string shadow_digest(std::int64_t account) override;

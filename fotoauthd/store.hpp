@@ -193,6 +193,9 @@ public:
     virtual void mail_sent(std::int64_t id) = 0;
     // Counts a failed attempt and sets when to try again.
     virtual void mail_failed(std::int64_t id, std::int64_t next_attempt_at) = 0;
+    // Makes every waiting mail due at `now` at the latest (after a restart, which is often how
+    // an administrator applies a fixed mail setup).
+    virtual void mail_due_by(std::int64_t now) = 0;
     virtual std::size_t outbox_size() = 0;
 
     // The keyed digest of the account's shadow hash last seen (empty when never seen).
