@@ -138,12 +138,14 @@ int main(int argc, char** argv)
     raise_descriptor_limit();
     try {
         fotoauthd::totp::init();
-        fotoauthd::SqliteStore store(loaded.config.database_path);
+        // The keys live next to the database, in the directory only root may enter.
+        const auto& database_path = loaded.config.database_path;
+        fotoauthd::ensure_private_directory(database_path);
+        const std::string state_directory = database_path.substr(0, database_path.rfind('/'));
+        fotoauthd::SqliteStore store(database_path, fotoauthd::load_secrets_key(state_directory));
         fotoauthd::NssUserDirectory users;
         fotoauthd::SystemClock clock;
-        const auto& database = loaded.config.database_path;
-        auto shadow_key = fotoauthd::load_or_create_key(
-            database.substr(0, database.rfind('/')) + "/shadow-digest.key", 32);
+        auto shadow_key = fotoauthd::load_or_create_key(state_directory + "/shadow-digest.key", 32);
         const auto sessions = fotoauthd::make_session_ender(loaded.config);
         fotoauthd::log::info("Sessions are ended through " + std::string(sessions->name()));
         // Everything holds a reference to this one Config, so that a reload changes it in place.

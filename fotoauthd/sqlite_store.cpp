@@ -2,11 +2,14 @@
 
 #include <sqlite3.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
+#include <string_view>
 #include <unordered_map>
+#include <utility>
 
 namespace fotoauthd {
 
@@ -122,6 +125,12 @@ constexpr const char* kMigrations[] = {
     );
     CREATE INDEX outbox_due ON outbox(next_attempt_at);
     )sql",
+    // 6 -> 7: TOTP secrets sealed with the daemon's secrets key (secret_box.hpp). Rows written
+    // before are marked 0 and sealed by the daemon when it opens the database.
+    R"sql(
+    ALTER TABLE enrolments ADD COLUMN sealed INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE pending_enrolments ADD COLUMN sealed INTEGER NOT NULL DEFAULT 0;
+    )sql",
 };
 
 constexpr int kSchemaVersion = static_cast<int>(std::size(kMigrations));
@@ -129,7 +138,7 @@ constexpr int kSchemaVersion = static_cast<int>(std::size(kMigrations));
 // The database's directory must hold nothing another user can read. A directory the daemon
 // creates is made 0700; an existing one is never changed (it may be shared, like /tmp) but must
 // belong to the daemon and be closed to everyone else, or the daemon refuses to start.
-void ensure_private_directory(const std::string& database_path)
+void make_private_directory(const std::string& database_path)
 {
     const auto slash = database_path.rfind('/');
     if (slash == std::string::npos || slash == 0)
@@ -158,7 +167,37 @@ void ensure_private_directory(const std::string& database_path)
                          directory + ")");
 }
 
+// An existing file of zero bytes is not a fresh install: it is a database that lost its
+// content (a truncation, a botched restore). Starting on it would create an empty schema, and
+// every enrolled user would log in without MFA. A fresh install has no file at all.
+void refuse_an_emptied_database(const std::string& path)
+{
+    struct stat file {};
+    if (stat(path.c_str(), &file) == 0 && S_ISREG(file.st_mode) && file.st_size == 0)
+        throw StoreError("the database " + path +
+                         " exists but is empty: refusing to start, since every enrolment "
+                         "would be lost. Restore it from a backup, or remove it to start "
+                         "afresh (docs/runbook.md)");
+}
+
+// Why SQLite could not open the file, in words an administrator can act on.
+std::string why_not_writable(const std::string& path)
+{
+    const std::string directory = path.substr(0, path.rfind('/'));
+    struct statvfs filesystem {};
+    if (statvfs(directory.c_str(), &filesystem) == 0 && (filesystem.f_flag & ST_RDONLY))
+        return " (" + directory + " is on a read-only file system)";
+    if (access(directory.c_str(), W_OK) != 0)
+        return " (" + directory + ": " + std::strerror(errno) + ")";
+    return {};
+}
+
 }  // namespace
+
+void ensure_private_directory(const std::string& database_path)
+{
+    make_private_directory(database_path);
+}
 
 // A cached prepared statement, reset and unbound when this handle goes out of scope.
 class SqliteStore::Statement {
@@ -256,19 +295,23 @@ private:
     bool done_ = false;
 };
 
-SqliteStore::SqliteStore(const std::string& path)
+SqliteStore::SqliteStore(const std::string& path, std::vector<std::uint8_t> secrets_key)
+    : box_(std::move(secrets_key))
 {
-    ensure_private_directory(path);
+    make_private_directory(path);
+    refuse_an_emptied_database(path);
 
     const int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
     if (sqlite3_open_v2(path.c_str(), &db_, flags, nullptr) != SQLITE_OK) {
         const std::string message = db_ ? sqlite3_errmsg(db_) : "out of memory";
         sqlite3_close_v2(db_);
         db_ = nullptr;
-        throw StoreError("cannot open " + path + ": " + message);
+        throw StoreError("cannot open " + path + ": " + message + why_not_writable(path));
     }
     (void)sqlite3_extended_result_codes(db_, 1);
-    (void)sqlite3_busy_timeout(db_, 5000);
+    // Shorter than the PAM module's deadline (3 s): a database another process keeps locked
+    // fails this request closed instead of holding every other login behind it.
+    (void)sqlite3_busy_timeout(db_, 1000);
 
     try {
         // WAL keeps readers off the writer's back; NORMAL sync in WAL mode survives a crash of
@@ -276,7 +319,15 @@ SqliteStore::SqliteStore(const std::string& path)
         execute("PRAGMA journal_mode = WAL");
         execute("PRAGMA synchronous = NORMAL");
         execute("PRAGMA foreign_keys = ON");
+        // Deleted and overwritten content (a secret sealed in place, a removed enrolment) is
+        // zeroed in the file rather than left in free pages.
+        execute("PRAGMA secure_delete = ON");
         migrate();
+        seal_plaintext_secrets();
+    } catch (const StoreError& error) {
+        sqlite3_close_v2(db_);
+        db_ = nullptr;
+        throw StoreError(path + ": " + error.what() + why_not_writable(path));
     } catch (...) {
         sqlite3_close_v2(db_);
         db_ = nullptr;
@@ -410,16 +461,64 @@ void SqliteStore::retire(std::int64_t account, std::int64_t now)
     transaction.commit();
 }
 
+void SqliteStore::seal_plaintext_secrets()
+{
+    bool sealed_any = false;
+    for (const char* table : {"enrolments", "pending_enrolments"}) {
+        const bool active = std::string_view(table) == "enrolments";
+        std::vector<std::pair<std::int64_t, std::vector<std::uint8_t>>> clear;
+        {
+            auto statement =
+                prepare(active ? "SELECT account_id, secret FROM enrolments WHERE sealed = 0"
+                               : "SELECT account_id, secret FROM pending_enrolments "
+                                 "WHERE sealed = 0");
+            while (statement.step())
+                clear.emplace_back(statement.integer(0), statement.blob(1));
+        }
+        if (clear.empty())
+            continue;
+        Transaction transaction(*this);
+        for (auto& [account, secret] : clear) {
+            prepare(active ? "UPDATE enrolments SET secret = ?, sealed = 1 WHERE account_id = ?"
+                           : "UPDATE pending_enrolments SET secret = ?, sealed = 1 "
+                             "WHERE account_id = ?")
+                .bind_blob(1, box_.seal(secret, account))
+                .bind(2, account)
+                .run();
+            explicit_bzero(secret.data(), secret.size());
+        }
+        transaction.commit();
+        sealed_any = true;
+    }
+    // The clear pages may still sit in the write-ahead log: fold it into the database (where
+    // secure_delete zeroed them) and empty it.
+    if (sealed_any)
+        execute("PRAGMA wal_checkpoint(TRUNCATE)");
+}
+
+std::vector<std::uint8_t> SqliteStore::unseal(std::vector<std::uint8_t> stored, bool sealed,
+                                              std::int64_t account) const
+{
+    if (!sealed)
+        return stored;
+    auto secret = box_.open(stored, account);
+    if (!secret)
+        throw StoreError("a TOTP secret does not open with the secrets key " + box_.key_id() +
+                         ": the key file or credential is not the one the database was "
+                         "sealed with (docs/secrets.md)");
+    return std::move(*secret);
+}
+
 std::optional<ActiveEnrolment> SqliteStore::active_enrolment(std::int64_t account)
 {
-    auto statement = prepare(
-        "SELECT secret, mode, active_since, last_step FROM enrolments WHERE account_id = ?");
+    auto statement = prepare("SELECT secret, mode, active_since, last_step, sealed "
+                             "FROM enrolments WHERE account_id = ?");
     statement.bind(1, account);
     if (!statement.step())
         return std::nullopt;
 
     ActiveEnrolment enrolment;
-    enrolment.secret = statement.blob(0);
+    enrolment.secret = unseal(statement.blob(0), statement.integer(4) != 0, account);
     enrolment.mode = parse_mode(statement.text(1)).value_or(VerificationMode::Always);
     enrolment.active_since = statement.integer(2);
     enrolment.last_step = statement.integer(3);
@@ -428,14 +527,14 @@ std::optional<ActiveEnrolment> SqliteStore::active_enrolment(std::int64_t accoun
 
 std::optional<PendingEnrolment> SqliteStore::pending_enrolment(std::int64_t account)
 {
-    auto statement =
-        prepare("SELECT secret, mode, created_at FROM pending_enrolments WHERE account_id = ?");
+    auto statement = prepare(
+        "SELECT secret, mode, created_at, sealed FROM pending_enrolments WHERE account_id = ?");
     statement.bind(1, account);
     if (!statement.step())
         return std::nullopt;
 
     PendingEnrolment pending;
-    pending.secret = statement.blob(0);
+    pending.secret = unseal(statement.blob(0), statement.integer(3) != 0, account);
     pending.mode = parse_mode(statement.text(1)).value_or(VerificationMode::Always);
     pending.created_at = statement.integer(2);
     return pending;
@@ -443,10 +542,10 @@ std::optional<PendingEnrolment> SqliteStore::pending_enrolment(std::int64_t acco
 
 void SqliteStore::save_pending_enrolment(std::int64_t account, const PendingEnrolment& pending)
 {
-    prepare("INSERT OR REPLACE INTO pending_enrolments (account_id, secret, mode, created_at) "
-            "VALUES (?, ?, ?, ?)")
+    prepare("INSERT OR REPLACE INTO pending_enrolments (account_id, secret, mode, created_at, "
+            "sealed) VALUES (?, ?, ?, ?, 1)")
         .bind(1, account)
-        .bind_blob(2, pending.secret)
+        .bind_blob(2, box_.seal(pending.secret, account))
         .bind(3, std::string(to_string(pending.mode)))
         .bind(4, pending.created_at)
         .run();
@@ -461,8 +560,10 @@ bool SqliteStore::activate_enrolment(std::int64_t account, std::int64_t accepted
                                      const std::vector<std::string>& code_hashes, std::int64_t now)
 {
     Transaction transaction(*this);
-    prepare("INSERT OR REPLACE INTO enrolments (account_id, secret, mode, active_since, last_step)"
-            " SELECT account_id, secret, mode, ?, ? FROM pending_enrolments WHERE account_id = ?")
+    // The sealed secret moves as it is: it is bound to the account, not to the table.
+    prepare("INSERT OR REPLACE INTO enrolments (account_id, secret, mode, active_since, last_step, "
+            "sealed) SELECT account_id, secret, mode, ?, ?, sealed FROM pending_enrolments "
+            "WHERE account_id = ?")
         .bind(1, now)
         .bind(2, accepted_step)
         .bind(3, account)
@@ -611,6 +712,17 @@ std::vector<StoredRecoveryCode> SqliteStore::unused_recovery_codes(std::int64_t 
 
 bool SqliteStore::spend_recovery_code(std::int64_t code_id, std::int64_t now)
 {
+    // A recovery code is single use forever, so its use must survive a power loss too: this
+    // one commit waits for the disk (a used TOTP step only has to outlive a crash of the daemon,
+    // which NORMAL already gives, since it could match again only within its window).
+    execute("PRAGMA synchronous = FULL");
+    struct BackToNormal {
+        SqliteStore& store;
+        ~BackToNormal()
+        {
+            (void)sqlite3_exec(store.db_, "PRAGMA synchronous = NORMAL", nullptr, nullptr, nullptr);
+        }
+    } back_to_normal{*this};
     prepare("UPDATE recovery_codes SET used_at = ? WHERE id = ? AND used_at IS NULL")
         .bind(1, now)
         .bind(2, code_id)

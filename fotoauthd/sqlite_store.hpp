@@ -3,21 +3,31 @@
 // sqlite_store.cpp, each in its own transaction.
 #pragma once
 
+#include "secret_box.hpp"
 #include "store.hpp"
 
 #include <memory>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 struct sqlite3;
 struct sqlite3_stmt;
 
 namespace fotoauthd {
 
+// Creates the database's directory with mode 0700, or checks that an existing one belongs to
+// the daemon and is closed to everyone else; throws StoreError otherwise. The keys next to the
+// database (secrets.key, shadow-digest.key) need it before the store opens.
+void ensure_private_directory(const std::string& database_path);
+
 class SqliteStore final : public Store {
 public:
     // Opens (creating if needed) the database at `path`, creating its directory with mode 0700.
-    explicit SqliteStore(const std::string& path);
+    // TOTP secrets are sealed with `secrets_key` (secret_box.hpp); secrets a database from
+    // before sealing still holds in clear are sealed when it opens. Throws StoreError when a
+    // sealed secret does not open with this key.
+    SqliteStore(const std::string& path, std::vector<std::uint8_t> secrets_key);
     ~SqliteStore() override;
     SqliteStore(const SqliteStore&) = delete;
     SqliteStore& operator=(const SqliteStore&) = delete;
@@ -78,11 +88,15 @@ private:
     Statement prepare(const char* sql);
     void execute(const char* sql);
     void migrate();
+    void seal_plaintext_secrets();
+    std::vector<std::uint8_t> unseal(std::vector<std::uint8_t> stored, bool sealed,
+                                     std::int64_t account) const;
     void retire_account(std::int64_t account, std::int64_t now);
     // Inside a caller's transaction: the account's recovery codes become exactly these.
     void write_recovery_codes(std::int64_t account, const std::vector<std::string>& code_hashes,
                               std::int64_t now);
 
+    SecretBox box_;
     sqlite3* db_ = nullptr;
     // Prepared once and kept for the life of the connection; the key is the SQL literal.
     std::unordered_map<const void*, sqlite3_stmt*> statements_;

@@ -36,6 +36,8 @@ FOTOSTUDIO_TEST_PACKAGES=(
     man-db              # the manual pages are rendered by the tests
     dbus-daemon         # integration: a private bus for the stand-in logind
     systemd             # systemd-analyze scores and checks the unit (systemd need not run)
+    faketime            # wall-clock jumps seen by the daemon only (never the machine's clock)
+    strace              # fault tests: kill the daemon at a chosen system call
     python3-dbus
     python3-gi
     libmaxmind-db-writer-perl  # GeoIP: test databases written by tests/support/make_mmdb.pl
@@ -43,7 +45,23 @@ FOTOSTUDIO_TEST_PACKAGES=(
     postfix             # mail alerts: the real MTA; tests/support/postfix.sh preseeds it
 )
 
-FOTOSTUDIO_ALL_PACKAGES=("${FOTOSTUDIO_BUILD_PACKAGES[@]}" "${FOTOSTUDIO_TEST_PACKAGES[@]}")
+# Fuzzing and the sanitizer runs (scripts/fuzz.sh, scripts/sanitizers.sh, docs/fuzzing.md):
+# clang with libFuzzer and its sanitizer runtimes; gcc's ASan and UBSan runtimes come with g++.
+FOTOSTUDIO_FUZZ_PACKAGES=(
+    clang
+    libclang-rt-14-dev  # libFuzzer, AddressSanitizer and UndefinedBehaviorSanitizer for clang 14
+)
+
+# Building the Debian packages (packaging/build-deb.sh) and testing them (tests/packaging).
+FOTOSTUDIO_PACKAGING_PACKAGES=(
+    debhelper
+    dpkg-dev
+    fakeroot
+    lintian
+)
+
+FOTOSTUDIO_ALL_PACKAGES=("${FOTOSTUDIO_BUILD_PACKAGES[@]}" "${FOTOSTUDIO_TEST_PACKAGES[@]}"
+                         "${FOTOSTUDIO_FUZZ_PACKAGES[@]}" "${FOTOSTUDIO_PACKAGING_PACKAGES[@]}")
 
 # Prints the packages among the arguments that are not installed, one per line.
 fotostudio_missing_packages() {

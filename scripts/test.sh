@@ -3,6 +3,8 @@
 #   unit         cmocka programs, through `meson test --suite unit`
 #   integration  the real libpam and the real daemon (pytest, tests/integration)
 #   e2e          a private real sshd and the real ssh client (pytest, tests/e2e)
+#   packaging    the Debian packages built, checked by lintian, installed and removed in a
+#                private copy of this machine (pytest, tests/packaging)
 #
 # Usage: bash scripts/test.sh   (from any folder; as root, since the integration and end-to-end
 # tests create users and PAM services: without root they are reported as skipped)
@@ -121,7 +123,7 @@ main() {
     summary+=(--unit "$BUILD_DIR/meson-logs/$UNIT_LOGBASE" "$RESULTS/unit")
 
     local layer status
-    for layer in integration e2e; do
+    for layer in integration e2e packaging; do
         step "Tests: $layer"
         run_pytest "$layer"
         status=$?

@@ -1,6 +1,6 @@
 // pam-driver: runs one PAM transaction through the real libpam, for the integration tests.
 //
-//   pam-driver --confdir DIR --service NAME --user USER [--rhost HOST] [--tty TTY]
+//   pam-driver --confdir DIR --service NAME (--user USER | --no-user) [--rhost HOST] [--tty TTY]
 //              [--response TEXT]... [--null-response] [--stdin-responses] [--silent]
 //              [--env NAME=VALUE]... [--stage STAGE[+STAGE]...]
 //
@@ -54,7 +54,8 @@ struct Arguments {
     std::string confdir;
     std::string service;
     std::string user;
-    std::string rhost;
+    std::optional<std::string> rhost;
+    bool no_user = false;
     std::string tty;
     std::vector<std::string> responses;
     std::vector<std::string> environment;
@@ -205,6 +206,10 @@ bool parse_arguments(int argc, char** argv, Arguments& arguments)
             arguments.stdin_responses = true;
             continue;
         }
+        if (option == "--no-user") {
+            arguments.no_user = true;
+            continue;
+        }
         if (option == "--silent") {
             arguments.flags = PAM_SILENT;
             continue;
@@ -232,7 +237,8 @@ bool parse_arguments(int argc, char** argv, Arguments& arguments)
         } else
             return false;
     }
-    return !arguments.confdir.empty() && !arguments.service.empty() && !arguments.user.empty();
+    return !arguments.confdir.empty() && !arguments.service.empty() &&
+           (arguments.no_user != !arguments.user.empty());
 }
 
 void print_nonce(pam_handle_t* pamh, const char* when)
@@ -243,8 +249,7 @@ void print_nonce(pam_handle_t* pamh, const char* when)
 
 bool set_items(pam_handle_t* pamh, const Arguments& arguments)
 {
-    if (!arguments.rhost.empty() &&
-        pam_set_item(pamh, PAM_RHOST, arguments.rhost.c_str()) != PAM_SUCCESS)
+    if (arguments.rhost && pam_set_item(pamh, PAM_RHOST, arguments.rhost->c_str()) != PAM_SUCCESS)
         return false;
     if (!arguments.tty.empty() && pam_set_item(pamh, PAM_TTY, arguments.tty.c_str()) != PAM_SUCCESS)
         return false;
@@ -260,8 +265,9 @@ int run(const Arguments& arguments)
     Answers answers{&arguments};
     const pam_conv conversation{converse, &answers};
     pam_handle_t* pamh = nullptr;
-    int status = pam_start_confdir(arguments.service.c_str(), arguments.user.c_str(), &conversation,
-                                   arguments.confdir.c_str(), &pamh);
+    int status = pam_start_confdir(arguments.service.c_str(),
+                                   arguments.no_user ? nullptr : arguments.user.c_str(),
+                                   &conversation, arguments.confdir.c_str(), &pamh);
     if (status != PAM_SUCCESS) {
         std::printf("pam_start_confdir failed: %s\n", pam_code_name(status));
         return 2;
@@ -314,7 +320,7 @@ int main(int argc, char** argv)
     if (!parse_arguments(argc, argv, arguments)) {
         std::fprintf(
             stderr,
-            "usage: pam-driver --confdir DIR --service NAME --user USER [--rhost HOST] [--tty TTY] [--response TEXT]... [--null-response] [--stdin-responses] [--silent] [--env NAME=VALUE]... [--stage STAGE[+STAGE]...]\n");
+            "usage: pam-driver --confdir DIR --service NAME (--user USER | --no-user) [--rhost HOST] [--tty TTY] [--response TEXT]... [--null-response] [--stdin-responses] [--silent] [--env NAME=VALUE]... [--stage STAGE[+STAGE]...]\n");
         return 2;
     }
     return run(arguments);

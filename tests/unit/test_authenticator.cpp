@@ -361,7 +361,7 @@ void the_database_directory_is_private_and_the_schema_versioned(void**)
     sqlite3_close(db);
     bool refused = false;
     try {
-        SqliteStore newer((world.dir / "state" / "db.sqlite").string());
+        SqliteStore newer((world.dir / "state" / "db.sqlite").string(), world.secrets_key);
     } catch (const StoreError&) {
         refused = true;
     }

@@ -113,6 +113,7 @@ struct World {
     RecordingSessionEnder sessions;
     FakeClockSync clock_sync;
     std::vector<std::uint8_t> shadow_key = std::vector<std::uint8_t>(32, 7);
+    std::vector<std::uint8_t> secrets_key = std::vector<std::uint8_t>(32, 9);
     std::unique_ptr<SqliteStore> store;
     std::unique_ptr<Authenticator> daemon;
 
@@ -133,7 +134,7 @@ struct World {
     {
         daemon.reset();
         store.reset();
-        store = std::make_unique<SqliteStore>((dir / "state" / "db.sqlite").string());
+        store = std::make_unique<SqliteStore>((dir / "state" / "db.sqlite").string(), secrets_key);
         daemon = std::make_unique<Authenticator>(config, *store, users, clock, sessions, shadow_key,
                                                  &clock_sync);
     }
