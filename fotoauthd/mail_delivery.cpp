@@ -419,7 +419,10 @@ bool deliver_by_smtp(const SmtpPlan& plan, std::string& reason)
     prepare_child(input, output, report, limit);
     ::execv(path, argv);
     const int error = errno;
-    (void)::write(3, &error, sizeof error);
+    // The parent reads why exec failed from this pipe; if even that fails, the exit status 127
+    // still says the program did not run.
+    if (::write(3, &error, sizeof error) < 0)
+        ::_exit(127);
     ::_exit(127);
 }
 
