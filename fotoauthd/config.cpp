@@ -1,5 +1,7 @@
 #include "config.hpp"
 
+#include <libpq-fe.h>
+
 #include <cerrno>
 #include <chrono>
 #include <charconv>
@@ -140,6 +142,10 @@ bool is_plain_token(std::string_view text)
 // An alert address pattern: an address once %u is replaced, e.g. "%u@studio.example".
 bool parse_address_pattern(std::string_view v, Config& c, std::string& m)
 {
+    if (v.empty()) {  // no pattern: local delivery to the user name
+        c.alert_address_pattern.clear();
+        return true;
+    }
     if (v.size() > 128 || !is_plain_token(v) || v.front() == '-' ||
         v.find('@') == std::string_view::npos || v.find('@') != v.rfind('@') ||
         v.find("%u") == std::string_view::npos) {
@@ -152,6 +158,25 @@ bool parse_address_pattern(std::string_view v, Config& c, std::string& m)
             return false;
         }
     c.alert_address_pattern.assign(v);
+    return true;
+}
+
+// A libpq connection string ("host=db1,db2 dbname=fotoauthd target_session_attrs=read-write"
+// or a postgresql:// URI), checked by libpq's own parser so that a typo stops the daemon at
+// start rather than at the first login. libpq's message quotes the part it could not read.
+bool parse_conninfo(std::string_view v, Config& c, std::string& m)
+{
+    const std::string text(v);
+    char* error = nullptr;
+    PQconninfoOption* options = PQconninfoParse(text.c_str(), &error);
+    if (!options) {
+        const std::string_view said = error ? error : "libpq cannot parse it (out of memory)";
+        m = trim(said.substr(0, said.find('\n')));
+        PQfreemem(error);
+        return false;
+    }
+    PQconninfoFree(options);
+    c.postgresql = text;
     return true;
 }
 
@@ -193,6 +218,25 @@ const std::map<std::string, Setter, std::less<>>& setters()
          }},
         {"database", [](std::string_view v, Config& c,
                         std::string& m) { return parse_path(v, c.database_path, m); }},
+        {"store",
+         [](std::string_view v, Config& c, std::string& m) {
+             if (v != "sqlite" && v != "postgresql") {
+                 m = "expected sqlite or postgresql";
+                 return false;
+             }
+             c.store.assign(v);
+             return true;
+         }},
+        {"postgresql", parse_conninfo},
+        {"server_name",
+         [](std::string_view v, Config& c, std::string& m) {
+             if (v.empty() || v.size() > 64 || !is_plain_token(v)) {
+                 m = "expected at most 64 printable characters without spaces or quotes";
+                 return false;
+             }
+             c.server_name.assign(v);
+             return true;
+         }},
         {"totp_window",
          number_setter(
              0, 10, [](Config& c, std::uint64_t n) { c.totp_window = static_cast<unsigned>(n); })},
@@ -256,8 +300,8 @@ const std::map<std::string, Setter, std::less<>>& setters()
          }},
         {"geoip_database", [](std::string_view v, Config& c,
                               std::string& m) { return parse_path(v, c.geoip_database, m); }},
-        {"history_length", number_setter(1, 1000,
-                                         [](Config& c, std::uint64_t n) { c.history_length = n; })},
+        {"history_length",
+         number_setter(1, 1000, [](Config& c, std::uint64_t n) { c.history_length = n; })},
         {"alert_address_pattern", parse_address_pattern},
         {"alert_from",
          [](std::string_view v, Config& c, std::string& m) {
@@ -271,6 +315,10 @@ const std::map<std::string, Setter, std::less<>>& setters()
          }},
         {"alert_site_url",
          [](std::string_view v, Config& c, std::string& m) {
+             if (v.empty()) {  // no site to name in the alert
+                 c.alert_site_url.clear();
+                 return true;
+             }
              if (v.size() > 200 || !is_plain_token(v) ||
                  (!v.starts_with("https://") && !v.starts_with("http://"))) {
                  m = "expected an http:// or https:// URL without spaces";
@@ -283,6 +331,10 @@ const std::map<std::string, Setter, std::less<>>& setters()
                              std::string& m) { return parse_path(v, c.sendmail_path, m); }},
         {"smtp_relay",
          [](std::string_view v, Config& c, std::string& m) {
+             if (v.empty()) {  // alerts go through sendmail
+                 c.smtp_relay.clear();
+                 return true;
+             }
              const auto colon = v.rfind(':');
              std::uint64_t port = 0;
              std::string ignored;
@@ -295,8 +347,8 @@ const std::map<std::string, Setter, std::less<>>& setters()
              return true;
          }},
         {"alert_timeout", seconds_setter(&Config::alert_timeout, 5, 600)},
-        {"outbox_per_user", number_setter(1, 100,
-                                          [](Config& c, std::uint64_t n) { c.outbox_per_user = n; })},
+        {"outbox_per_user",
+         number_setter(1, 100, [](Config& c, std::uint64_t n) { c.outbox_per_user = n; })},
     };
     return table;
 }
@@ -335,6 +387,12 @@ ConfigResult parse_config(const std::string& text, const std::string& file_name)
         if (!setter->second(value, result.config, message))
             result.errors.push_back({file_name, number, std::string(key) + ": " + message});
     }
+    // Said once the lines are read, since the two keys may come in any order; a connection
+    // string with an error of its own has been reported already.
+    if (result.errors.empty() && result.config.store == "postgresql" &&
+        result.config.postgresql.empty())
+        result.errors.push_back(
+            {file_name, 0, "store = postgresql needs `postgresql = CONNINFO` (docs/fleet.md)"});
     return result;
 }
 

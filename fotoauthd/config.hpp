@@ -19,6 +19,13 @@ struct Limit {
 struct Config {
     std::string socket_path = "/run/fotoauthd/socket";
     std::string database_path = "/var/lib/fotoauthd/fotoauthd.sqlite";
+    // Where the state lives (docs/fleet.md): "sqlite" (the file at database_path) or
+    // "postgresql" (the database `postgresql` names, shared by a fleet of servers). With
+    // PostgreSQL the keys (secrets.key, shadow-digest.key) still live in database_path's folder.
+    std::string store = "sqlite";
+    std::string postgresql;  // a libpq connection string; several hosts allowed
+    // This daemon's name in the history a fleet shares; empty means this machine's host name.
+    std::string server_name;
     // Steps of clock drift accepted on each side of the current 30-second step.
     unsigned totp_window = 1;
     // An enrolment that was not confirmed with a code lapses after this long.

@@ -7,6 +7,7 @@
 #include "server.hpp"
 #include "sessions.hpp"
 #include "sqlite_store.hpp"
+#include "store_factory.hpp"
 #include "totp.hpp"
 #include "user_directory.hpp"
 
@@ -106,6 +107,9 @@ void reload_configuration(const Arguments& arguments, fotoauthd::Config& running
     keep("socket", fresh.config.socket_path, running.socket_path);
     keep("database", fresh.config.database_path, running.database_path);
     keep("session_manager", fresh.config.session_manager, running.session_manager);
+    keep("store", fresh.config.store, running.store);
+    keep("postgresql", fresh.config.postgresql, running.postgresql);
+    keep("server_name", fresh.config.server_name, running.server_name);
 
     running = std::move(fresh.config);
     authenticator.reconfigure();
@@ -138,11 +142,14 @@ int main(int argc, char** argv)
     raise_descriptor_limit();
     try {
         fotoauthd::totp::init();
-        // The keys live next to the database, in the directory only root may enter.
+        // The keys live next to the database, in the directory only root may enter. With
+        // PostgreSQL they stay there: the daemons hold them, never the shared database.
         const auto& database_path = loaded.config.database_path;
         fotoauthd::ensure_private_directory(database_path);
         const std::string state_directory = database_path.substr(0, database_path.rfind('/'));
-        fotoauthd::SqliteStore store(database_path, fotoauthd::load_secrets_key(state_directory));
+        const auto owned_store =
+            fotoauthd::make_store(loaded.config, fotoauthd::load_secrets_key(state_directory));
+        fotoauthd::Store& store = *owned_store;
         fotoauthd::NssUserDirectory users;
         fotoauthd::SystemClock clock;
         auto shadow_key = fotoauthd::load_or_create_key(state_directory + "/shadow-digest.key", 32);

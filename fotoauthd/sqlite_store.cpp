@@ -917,7 +917,8 @@ std::vector<HistoryEntry> SqliteStore::history(std::int64_t account)
     while (statement.step())
         out.push_back({statement.integer(0), statement.text(1), statement.text(2),
                        statement.text(3), statement.text(4), statement.text(5), statement.text(6),
-                       statement.integer(7) != 0, statement.integer(8) != 0});
+                       statement.integer(7) != 0, statement.integer(8) != 0,
+                       std::string()});  // one daemon per SQLite file: no server name
     return out;
 }
 

@@ -92,6 +92,9 @@ struct HistoryEntry {
     std::string client;     // service, terminal, SSH method and key fingerprint when known
     bool unusual = false;   // from another country than the account's last known one
     bool verified = false;  // a verification code was checked during this login
+    // The server_name of the daemon that recorded it, in a fleet sharing one database; a store
+    // fills in its own when this is empty. Empty for SQLite, where every entry is this host's.
+    std::string server;
 };
 
 // An alert e-mail waiting in the outbox (docs/alerts.md). The message is complete: headers

@@ -17,6 +17,7 @@ FOTOSTUDIO_BUILD_PACKAGES=(
     libcrypt-dev
     nettle-dev
     libmaxminddb-dev    # the GeoIP country lookup
+    libpq-dev           # the PostgreSQL store of a fleet (docs/fleet.md)
 )
 
 # Building and running the tests besides.
@@ -43,6 +44,7 @@ FOTOSTUDIO_TEST_PACKAGES=(
     libmaxmind-db-writer-perl  # GeoIP: test databases written by tests/support/make_mmdb.pl
     mmdb-bin            # GeoIP: mmdblookup, to look into a test database by hand
     postfix             # mail alerts: the real MTA; tests/support/postfix.sh preseeds it
+    postgresql          # the PostgreSQL store: a private cluster (tests/support/postgres.py)
 )
 
 # Fuzzing and the sanitizer runs (scripts/fuzz.sh, scripts/sanitizers.sh, docs/fuzzing.md):
@@ -58,6 +60,17 @@ FOTOSTUDIO_PACKAGING_PACKAGES=(
     dpkg-dev
     fakeroot
     lintian
+)
+
+# Running the benchmarks side by side with the peers (bench/README.md); not needed by the tests.
+FOTOSTUDIO_BENCH_PACKAGES=(
+    libpam-google-authenticator  # a peer: pam_google_authenticator.so
+    libpam-oath                  # a peer: pam_oath.so
+    libnss-db                    # the benchmark's million users, hashed, in a private namespace
+    valgrind                     # callgrind: instructions per transaction
+    util-linux                   # unshare
+    linux-perf                   # perf: where the daemon's time goes
+    strace                       # strace -c: the system calls of a login
 )
 
 FOTOSTUDIO_ALL_PACKAGES=("${FOTOSTUDIO_BUILD_PACKAGES[@]}" "${FOTOSTUDIO_TEST_PACKAGES[@]}"

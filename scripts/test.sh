@@ -5,6 +5,8 @@
 #   e2e          a private real sshd and the real ssh client (pytest, tests/e2e)
 #   packaging    the Debian packages built, checked by lintian, installed and removed in a
 #                private copy of this machine (pytest, tests/packaging)
+#   fuzz         each libFuzzer target of fuzz/ for 60 s with ASan and UBSan (scripts/fuzz.sh,
+#                through tests/fuzz)
 #
 # Usage: bash scripts/test.sh   (from any folder; as root, since the integration and end-to-end
 # tests create users and PAM services: without root they are reported as skipped)
@@ -123,7 +125,7 @@ main() {
     summary+=(--unit "$BUILD_DIR/meson-logs/$UNIT_LOGBASE" "$RESULTS/unit")
 
     local layer status
-    for layer in integration e2e packaging; do
+    for layer in integration e2e packaging fuzz; do
         step "Tests: $layer"
         run_pytest "$layer"
         status=$?

@@ -17,7 +17,10 @@ import pytest
 from support.enrolment import enrol, unused_code
 from support.paths import PAM_DRIVER, TOP
 
-from sandbox import Sandbox
+from sandbox import Sandbox, built_packages
+
+# Where the tests' PAM application is copied inside the sandbox.
+DRIVER_INSIDE = "/usr/local/sbin/fsmfa-pam-driver"
 
 MULTIARCH = subprocess.run(["dpkg-architecture", "-qDEB_HOST_MULTIARCH"], check=True,
                            capture_output=True, text=True).stdout.strip()
@@ -59,17 +62,8 @@ def machine_left_as_it_was():
 
 @pytest.fixture(scope="module")
 def debs(tmp_path_factory):
-    """The packages built now from this checkout, or those already in FOTOSTUDIO_DEB_DIR
-    (packaging/build-deb.sh's output folder) when it is set."""
-    if os.environ.get("FOTOSTUDIO_DEB_DIR"):
-        out = Path(os.environ["FOTOSTUDIO_DEB_DIR"])
-    else:
-        out = tmp_path_factory.mktemp("debs")
-        subprocess.run(["bash", str(TOP / "packaging" / "build-deb.sh"), str(out)], check=True,
-                       stdout=subprocess.DEVNULL)
-    found = {package: next(out.glob(f"{package}_*.deb")) for package in PACKAGES}
-    found["changes"] = next(out.glob("*.changes"))
-    return found
+    """The packages of this run (built once, shared with the other packaging tests)."""
+    return built_packages(tmp_path_factory)
 
 
 def deb_contents(deb):
@@ -149,7 +143,7 @@ def make_user(sandbox, name, password):
 
 def login(sandbox, user, *responses):
     """One pam_authenticate through the sandbox's common-auth; returns (prompts, result)."""
-    args = [PAM_DRIVER, "--confdir", "/etc/pam.d", "--service", COMMON_SERVICE, "--user", user]
+    args = [DRIVER_INSIDE, "--confdir", "/etc/pam.d", "--service", COMMON_SERVICE, "--user", user]
     for response in responses:
         args += ["--response", response]
     output = sandbox.run(args).stdout
@@ -246,6 +240,8 @@ def daemon_and_users(sandbox, installed, tmp_path_factory):
     """fotoauthd as packaged (its configuration, its socket), a user without MFA and an enrolled
     one, all inside the sandbox."""
     assert PAM_DRIVER.exists(), f"{PAM_DRIVER} is missing: build the tree first (ninja -C build)"
+    # A copy inside: the checkout may be where the sandbox shows nothing (under /tmp, say).
+    shutil.copy2(PAM_DRIVER, sandbox.path(DRIVER_INSIDE))
     service_file(sandbox, COMMON_SERVICE, "@include common-auth\n")
     users = {"plain": ("fsmfapkga", "pw-plain-7Qd2"), "enrolled": ("fsmfapkgb", "pw-mfa-9Kx4")}
     for name, password in users.values():

@@ -1,6 +1,7 @@
 // fotoauthd.conf: defaults, accepted values, and errors that name the file and line.
 #include "config.hpp"
 
+#include <cstring>
 #include <string>
 
 using fotoauthd::parse_config;
@@ -65,6 +66,35 @@ void bad_values_are_reported_each_with_its_line(void**)
                         "f.conf:6: expected `key = value`");
 }
 
+// Found by fuzz/fuzz_config_parse: an empty value once crashed the parser (and a reload).
+void empty_values_of_optional_mail_settings_mean_not_set_and_bad_ones_are_errors(void**)
+{
+    const auto set = parse_config("alert_address_pattern = %u@studio.example\n"
+                                  "alert_site_url = https://studio.example/pw\n"
+                                  "smtp_relay = 127.0.0.1:25\n"
+                                  "alert_address_pattern =\n"
+                                  "alert_site_url =\n"
+                                  "smtp_relay =\n",
+                                  "f.conf");
+    assert_int_equal(set.errors.size(), 0);
+    assert_true(set.config.alert_address_pattern.empty());
+    assert_true(set.config.alert_site_url.empty());
+    assert_true(set.config.smtp_relay.empty());
+
+    const auto bad = parse_config("alert_address_pattern = -oQ%u@x\n"
+                                  "alert_address_pattern = nobody\n"
+                                  "alert_address_pattern = %x@studio.example\n"
+                                  "alert_from =\n"
+                                  "alert_site_url = ftp://x\n"
+                                  "smtp_relay = localhost\n"
+                                  "require_mfa_grace_until = 2027-02-30\n"
+                                  "totp_drift_search = 61\n",
+                                  "f.conf");
+    assert_int_equal(bad.errors.size(), 8);
+    for (unsigned i = 0; i < bad.errors.size(); ++i)
+        assert_int_equal(bad.errors[i].line, i + 1);
+}
+
 void the_brute_force_limits_are_read_and_checked(void**)
 {
     const auto result = parse_config("login_source_attempts = 20\n"
@@ -100,6 +130,51 @@ void a_missing_file_is_an_error_only_when_it_was_named(void**)
     assert_true(defaulted.errors.empty());
 }
 
+void the_store_is_sqlite_unless_postgresql_is_chosen(void**)
+{
+    const auto defaults = parse_config("", "test.conf");
+    assert_string_equal(defaults.config.store.c_str(), "sqlite");
+    assert_string_equal(defaults.config.postgresql.c_str(), "");
+    assert_string_equal(defaults.config.server_name.c_str(), "");
+
+    const auto fleet =
+        parse_config("store = postgresql\n"
+                     "postgresql = host=db1.example,db2.example port=5432 dbname=fotoauthd "
+                     "target_session_attrs=read-write\n"
+                     "server_name = web-3\n",
+                     "test.conf");
+    assert_true(fleet.errors.empty());
+    assert_string_equal(fleet.config.store.c_str(), "postgresql");
+    assert_string_equal(fleet.config.postgresql.c_str(),
+                        "host=db1.example,db2.example port=5432 dbname=fotoauthd "
+                        "target_session_attrs=read-write");
+    assert_string_equal(fleet.config.server_name.c_str(), "web-3");
+
+    const auto uri =
+        parse_config("postgresql = postgresql://fotoauthd@db1.example/fotoauthd\n", "test.conf");
+    assert_true(uri.errors.empty());
+}
+
+void bad_store_settings_are_refused(void**)
+{
+    const auto result = parse_config("store = mysql\n"
+                                     "postgresql = host=db1 no_such_option=1\n"
+                                     "postgresql = host=db1 dbname\n"
+                                     "server_name = two words\n"
+                                     "server_name =\n",
+                                     "test.conf");
+    assert_int_equal(result.errors.size(), 5);
+    for (unsigned i = 0; i < 5; ++i)
+        assert_int_equal(result.errors[i].line, i + 1);
+    assert_non_null(strstr(result.errors[0].message.c_str(), "sqlite or postgresql"));
+    assert_non_null(strstr(result.errors[1].message.c_str(), "no_such_option"));
+
+    // PostgreSQL chosen without saying where it is.
+    const auto nowhere = parse_config("store = postgresql\n", "test.conf");
+    assert_int_equal(nowhere.errors.size(), 1);
+    assert_non_null(strstr(nowhere.errors[0].message.c_str(), "postgresql = CONNINFO"));
+}
+
 }  // namespace
 
 int main()
@@ -109,9 +184,13 @@ int main()
         cmocka_unit_test(keys_values_comments_and_spacing_are_read),
         cmocka_unit_test(an_unknown_key_is_reported_with_file_and_line),
         cmocka_unit_test(bad_values_are_reported_each_with_its_line),
+        cmocka_unit_test(
+            empty_values_of_optional_mail_settings_mean_not_set_and_bad_ones_are_errors),
         cmocka_unit_test(the_brute_force_limits_are_read_and_checked),
         cmocka_unit_test(a_socket_path_too_long_for_a_unix_address_is_refused),
         cmocka_unit_test(a_missing_file_is_an_error_only_when_it_was_named),
+        cmocka_unit_test(the_store_is_sqlite_unless_postgresql_is_chosen),
+        cmocka_unit_test(bad_store_settings_are_refused),
     };
     return cmocka_run_group_tests_name("config", tests, nullptr, nullptr);
 }

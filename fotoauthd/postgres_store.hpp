@@ -1,0 +1,102 @@
+// The PostgreSQL backend of Store, for a fleet of servers sharing one state (docs/fleet.md).
+// Every daemon of the fleet holds the same secrets key; the database only ever sees sealed
+// secrets. Each call is one statement or one transaction on one connection; conditional
+// updates and row locks keep single use across servers as SQLite's one writer does on one.
+#pragma once
+
+#include "secret_box.hpp"
+#include "store.hpp"
+
+#include <string>
+#include <vector>
+
+struct pg_conn;
+
+namespace fotoauthd {
+
+class PostgresStore final : public Store {
+public:
+    // Connects with `conninfo` (a libpq connection string) and brings the schema up to date.
+    // `server_name` is written into every history entry this daemon records. Throws StoreError
+    // when the database cannot be reached or its schema is newer than this build.
+    PostgresStore(std::string conninfo, std::vector<std::uint8_t> secrets_key,
+                  std::string server_name);
+    ~PostgresStore() override;
+    PostgresStore(const PostgresStore&) = delete;
+    PostgresStore& operator=(const PostgresStore&) = delete;
+
+    // The schema version this build writes.
+    static int schema_version();
+
+    std::optional<std::int64_t> account_for(const AccountKey& key, std::int64_t now, bool create,
+                                            bool* retired = nullptr) override;
+    std::vector<LocalAccount> local_accounts() override;
+    void retire(std::int64_t account, std::int64_t now) override;
+    std::optional<ActiveEnrolment> active_enrolment(std::int64_t account) override;
+    std::optional<PendingEnrolment> pending_enrolment(std::int64_t account) override;
+    void save_pending_enrolment(std::int64_t account, const PendingEnrolment& pending) override;
+    void delete_pending_enrolment(std::int64_t account) override;
+    bool activate_enrolment(std::int64_t account, std::int64_t accepted_step,
+                            const std::vector<std::string>& code_hashes, std::int64_t now) override;
+    bool advance_last_step(std::int64_t account, std::int64_t step) override;
+    std::vector<StoredRecoveryCode> unused_recovery_codes(std::int64_t account) override;
+    bool spend_recovery_code(std::int64_t code_id, std::int64_t now) override;
+    void save_lock(const StoredLock& lock) override;
+    std::size_t delete_locks(std::int64_t account) override;
+    void delete_lock(std::int64_t account, const std::string& channel) override;
+    std::vector<StoredLock> locks(std::int64_t now) override;
+    void set_mode(std::int64_t account, VerificationMode mode) override;
+    void replace_recovery_codes(std::int64_t account, const std::vector<std::string>& code_hashes,
+                                std::int64_t now) override;
+    void delete_enrolment(std::int64_t account) override;
+    void burn_step(std::int64_t account, std::int64_t step) override;
+    DriftRecord drift(std::int64_t account) override;
+    void set_drift(std::int64_t account, const DriftRecord& drift) override;
+    void record_history(std::int64_t account, const HistoryEntry& entry, std::size_t keep,
+                        const OutboxMail* alert = nullptr, std::size_t outbox_limit = 0) override;
+    std::string alert_address(std::int64_t account) override;
+    void set_alert_address(std::int64_t account, const std::string& address) override;
+    std::string last_country(std::int64_t account) override;
+    void set_last_country(std::int64_t account, const std::string& country) override;
+    std::optional<OutboxMail> next_mail(std::int64_t now) override;
+    void mail_sent(std::int64_t id) override;
+    void mail_failed(std::int64_t id, std::int64_t next_attempt_at) override;
+    void mail_due_by(std::int64_t now) override;
+    std::size_t outbox_size() override;
+    std::vector<HistoryEntry> history(std::int64_t account) override;
+    std::string shadow_digest(std::int64_t account) override;
+    void set_shadow_digest(std::int64_t account, const std::string& digest) override;
+    std::optional<StoredDevice> trusted_device(std::int64_t account, const std::string& device,
+                                               std::int64_t now) override;
+    void touch_device(std::int64_t id, std::int64_t now) override;
+    void trust_device(std::int64_t account, const StoredDevice& device,
+                      std::size_t max_devices) override;
+    std::vector<StoredDevice> devices(std::int64_t account, std::int64_t now) override;
+    std::size_t forget_devices(std::int64_t account, std::optional<std::int64_t> id) override;
+
+private:
+    class Param;
+    class Result;
+    class Transaction;
+
+    // The connection, opened again when the last call found it broken.
+    pg_conn* connection();
+    void connect();
+    Result run(const char* sql, std::initializer_list<Param> params = {});
+    void migrate();
+    std::vector<std::uint8_t> unseal(const std::vector<std::uint8_t>& sealed,
+                                     std::int64_t account) const;
+    void lock_account(std::int64_t account);
+    void retire_account(std::int64_t account, std::int64_t now);
+    void write_recovery_codes(std::int64_t account, const std::vector<std::string>& code_hashes,
+                              std::int64_t now);
+
+    std::string conninfo_;
+    SecretBox box_;
+    std::string server_name_;
+    pg_conn* conn_ = nullptr;
+    bool ever_connected_ = false;
+    bool in_transaction_ = false;
+};
+
+}  // namespace fotoauthd
