@@ -8,6 +8,7 @@
 #include <initializer_list>
 #include <unordered_map>
 #include <string>
+#include <span>
 #include <string_view>
 
 namespace fotoauthd::log {
@@ -40,8 +41,18 @@ inline void debug(std::string_view text, std::initializer_list<Field> fields = {
     write(Level::Debug, text, fields);
 }
 
-// A security event (MFA enabled, recovery code used, ...), logged at notice level.
+// A security event (MFA enabled, recovery code used, ...), logged at notice level with the
+// fields FOTOSTUDIO_EVENT=event and MESSAGE_ID= the event's journal message id, so that
+// `journalctl MESSAGE_ID=...` finds every event of one kind (docs/service.md lists them).
 void audit(std::string_view event, std::string_view text, std::initializer_list<Field> fields);
+
+struct AuditEvent {
+    std::string_view name;
+    std::string_view message_id;  // 32 lower-case hex digits, fixed for all releases
+};
+// Every audit event the daemon logs; an event not listed here has no message id.
+std::span<const AuditEvent> audit_events();
+std::string_view message_id_of(std::string_view event);
 
 // Keeps one peer from flooding the log: at most `burst` messages per key (say, a peer uid) in
 // each `period`. allow() says whether to log this one; the first message let through after some
