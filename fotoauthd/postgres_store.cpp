@@ -252,7 +252,14 @@ PostgresStore::PostgresStore(std::string conninfo, std::vector<std::uint8_t> sec
       server_name_(std::move(server_name))
 {
     connect();
-    migrate();
+    try {
+        migrate();
+    } catch (...) {
+        // The destructor does not run for a constructor that throws.
+        PQfinish(conn_);
+        conn_ = nullptr;
+        throw;
+    }
 }
 
 PostgresStore::~PostgresStore()

@@ -325,14 +325,23 @@ SqliteStore::SqliteStore(const std::string& path, std::vector<std::uint8_t> secr
         migrate();
         seal_plaintext_secrets();
     } catch (const StoreError& error) {
-        sqlite3_close_v2(db_);
-        db_ = nullptr;
+        close_after_failed_open();
         throw StoreError(path + ": " + error.what() + why_not_writable(path));
     } catch (...) {
-        sqlite3_close_v2(db_);
-        db_ = nullptr;
+        close_after_failed_open();
         throw;
     }
+}
+
+// The destructor does not run for a constructor that throws: the statements prepared so far
+// must be finalized here, or sqlite3_close_v2 keeps the connection alive as a zombie.
+void SqliteStore::close_after_failed_open() noexcept
+{
+    for (auto& [key, stmt] : statements_)
+        (void)sqlite3_finalize(stmt);
+    statements_.clear();
+    (void)sqlite3_close_v2(db_);
+    db_ = nullptr;
 }
 
 SqliteStore::~SqliteStore()

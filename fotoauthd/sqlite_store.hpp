@@ -88,6 +88,7 @@ private:
     Statement prepare(const char* sql);
     void execute(const char* sql);
     void migrate();
+    void close_after_failed_open() noexcept;
     void seal_plaintext_secrets();
     std::vector<std::uint8_t> unseal(std::vector<std::uint8_t> stored, bool sealed,
                                      std::int64_t account) const;

@@ -54,6 +54,9 @@ sanitizer_options() {
         ubsan+=:log_path=$log_path/ubsan
     fi
     export ASAN_OPTIONS=$asan UBSAN_OPTIONS=$ubsan
+    # A test that preloads a library of its own (libfaketime) must put the ASan runtime first.
+    FOTOSTUDIO_PRELOAD_FIRST=$(gcc -print-file-name=libasan.so)
+    export FOTOSTUDIO_PRELOAD_FIRST
 }
 
 run_unit_tests() {
@@ -103,14 +106,20 @@ main() {
         return 1
     fi
 
+    # One verdict line per part, for tests/sanitized to read.
     step "Unit tests under ASan and UBSan"
-    run_unit_tests || failed=1
+    if run_unit_tests; then echo "sanitizers: unit ok"; else echo "sanitizers: unit FAILED"; failed=1; fi
 
     step "Integration tests under ASan and UBSan"
-    run_integration_tests || failed=1
+    if run_integration_tests; then
+        echo "sanitizers: integration ok"
+    else
+        echo "sanitizers: integration FAILED"
+        failed=1
+    fi
 
     step "Sanitizer reports of the daemon, the module, pam-driver and fotoauthctl"
-    check_reports || failed=1
+    if check_reports; then echo "sanitizers: reports ok"; else echo "sanitizers: reports FAILED"; failed=1; fi
 
     if ((failed)); then
         echo "sanitizers: FAILED"

@@ -7,6 +7,8 @@
 #                private copy of this machine (pytest, tests/packaging)
 #   fuzz         each libFuzzer target of fuzz/ for 60 s with ASan and UBSan (scripts/fuzz.sh,
 #                through tests/fuzz)
+#   sanitized    the unit and integration tests again, built with ASan and UBSan
+#                (scripts/sanitizers.sh, through tests/sanitized)
 #
 # Usage: bash scripts/test.sh   (from any folder; as root, since the integration and end-to-end
 # tests create users and PAM services: without root they are reported as skipped)
@@ -125,7 +127,7 @@ main() {
     summary+=(--unit "$BUILD_DIR/meson-logs/$UNIT_LOGBASE" "$RESULTS/unit")
 
     local layer status
-    for layer in integration e2e packaging fuzz; do
+    for layer in integration e2e packaging fuzz sanitized; do
         step "Tests: $layer"
         run_pytest "$layer"
         status=$?

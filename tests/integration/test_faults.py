@@ -540,7 +540,10 @@ def faked_clock(private_dir):
         pytest.fail("libfaketime is missing: apt-get install faketime")
     offset_file = private_dir / "faketime"
     offset_file.write_text("+0\n")
-    environment = {"LD_PRELOAD": str(FAKETIME_LIBRARY), "FAKETIME_TIMESTAMP_FILE":
+    # Under AddressSanitizer (scripts/sanitizers.sh) its runtime must come first in the list.
+    preload = ":".join(filter(None, [os.environ.get("FOTOSTUDIO_PRELOAD_FIRST"),
+                                     str(FAKETIME_LIBRARY)]))
+    environment = {"LD_PRELOAD": preload, "FAKETIME_TIMESTAMP_FILE":
                    str(offset_file), "FAKETIME_NO_CACHE": "1", "DONT_FAKE_MONOTONIC": "1"}
     started = []
 
