@@ -62,7 +62,8 @@ FOTOSTUDIO_PACKAGING_PACKAGES=(
     lintian
 )
 
-# Running the benchmarks side by side with the peers (bench/README.md); not needed by the tests.
+# Running the benchmarks side by side with the peers (bench/README.md); the test command runs a
+# quick smoke run of them (tests/bench).
 FOTOSTUDIO_BENCH_PACKAGES=(
     libpam-google-authenticator  # a peer: pam_google_authenticator.so
     libpam-oath                  # a peer: pam_oath.so
@@ -74,7 +75,8 @@ FOTOSTUDIO_BENCH_PACKAGES=(
 )
 
 FOTOSTUDIO_ALL_PACKAGES=("${FOTOSTUDIO_BUILD_PACKAGES[@]}" "${FOTOSTUDIO_TEST_PACKAGES[@]}"
-                         "${FOTOSTUDIO_FUZZ_PACKAGES[@]}" "${FOTOSTUDIO_PACKAGING_PACKAGES[@]}")
+                         "${FOTOSTUDIO_FUZZ_PACKAGES[@]}" "${FOTOSTUDIO_PACKAGING_PACKAGES[@]}"
+                         "${FOTOSTUDIO_BENCH_PACKAGES[@]}")
 
 # Prints the packages among the arguments that are not installed, one per line.
 fotostudio_missing_packages() {

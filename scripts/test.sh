@@ -5,6 +5,8 @@
 #   e2e          a private real sshd and the real ssh client (pytest, tests/e2e)
 #   packaging    the Debian packages built, checked by lintian, installed and removed in a
 #                private copy of this machine (pytest, tests/packaging)
+#   bench        a quick run of the benchmark harness against every peer, counting results
+#                (bench/smoke.sh, through tests/bench)
 #   fuzz         each libFuzzer target of fuzz/ for 60 s with ASan and UBSan (scripts/fuzz.sh,
 #                through tests/fuzz)
 #   sanitized    the unit and integration tests again, built with ASan and UBSan
@@ -127,7 +129,7 @@ main() {
     summary+=(--unit "$BUILD_DIR/meson-logs/$UNIT_LOGBASE" "$RESULTS/unit")
 
     local layer status
-    for layer in integration e2e packaging fuzz sanitized; do
+    for layer in integration e2e packaging bench fuzz sanitized; do
         step "Tests: $layer"
         run_pytest "$layer"
         status=$?
