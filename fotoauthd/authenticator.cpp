@@ -111,6 +111,7 @@ Authenticator::Authenticator(const Config& config, Store& store, UserDirectory& 
 
 void Authenticator::forget_deleted_local_accounts() noexcept
 {
+    users_.forget_cached();
     try {
         const auto names = users_.local_names();
         if (!names) {
@@ -693,6 +694,16 @@ void Authenticator::notice_password_change_outside_pam(const Caller& caller, con
 {
     if (caller.uid != 0)
         return;
+    // The file has not changed since this account was last compared: nothing to read.
+    const auto version = users_.shadow_version();
+    if (version) {
+        const auto checked = shadow_checked_.find(account);
+        if (checked != shadow_checked_.end() && checked->second == *version)
+            return;
+        if (shadow_checked_.size() >= kMaxShadowChecks)
+            shadow_checked_.clear();
+        shadow_checked_[account] = *version;
+    }
     const std::string digest = shadow_digest_of(target.account.name);
     if (digest.empty())
         return;  // no local shadow entry: not covered (docs/password-change.md)

@@ -167,6 +167,9 @@ private:
     std::vector<std::uint8_t> shadow_key_;
     std::string issuer_;
     std::unordered_map<std::string, AuthProof> proofs_;
+    // The shadow file's version when each account was last compared with it.
+    static constexpr std::size_t kMaxShadowChecks = 100000;
+    std::unordered_map<std::int64_t, std::string> shadow_checked_;
     BruteForceGuard guard_;
     ConnectionWatch watch_;
     AlertCourier courier_;

@@ -150,8 +150,10 @@ int main(int argc, char** argv)
         const auto owned_store =
             fotoauthd::make_store(loaded.config, fotoauthd::load_secrets_key(state_directory));
         fotoauthd::Store& store = *owned_store;
-        fotoauthd::NssUserDirectory users;
         fotoauthd::SystemClock clock;
+        fotoauthd::NssUserDirectory system_users;
+        fotoauthd::CachingUserDirectory users(system_users,
+                                              [&clock] { return clock.monotonic_ms(); });
         auto shadow_key = fotoauthd::load_or_create_key(state_directory + "/shadow-digest.key", 32);
         const auto sessions = fotoauthd::make_session_ender(loaded.config);
         fotoauthd::log::info("Sessions are ended through " + std::string(sessions->name()));

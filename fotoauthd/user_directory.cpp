@@ -3,6 +3,7 @@
 #include <grp.h>
 #include <pwd.h>
 #include <shadow.h>
+#include <sys/stat.h>
 #include <stdio.h>
 #include <unistd.h>
 
@@ -139,6 +140,33 @@ std::optional<std::set<std::string>> NssUserDirectory::groups_of(const SystemAcc
             names.insert(std::move(*name));
     }
     return names;
+}
+
+std::optional<std::string> NssUserDirectory::shadow_version()
+{
+    struct stat file {};
+    if (stat("/etc/shadow", &file) != 0)
+        return std::nullopt;
+    return std::to_string(file.st_dev) + ":" + std::to_string(file.st_ino) + ":" +
+           std::to_string(file.st_size) + ":" + std::to_string(file.st_mtim.tv_sec) + "." +
+           std::to_string(file.st_mtim.tv_nsec);
+}
+
+std::optional<SystemAccount> CachingUserDirectory::lookup(std::string_view name)
+{
+    const std::int64_t now = monotonic_ms_();
+    if (const auto found = entries_.find(name); found != entries_.end()) {
+        if (found->second.expires_ms > now)
+            return found->second.account;
+        entries_.erase(found);
+    }
+    auto account = inner_.lookup(name);
+    if (account) {
+        if (entries_.size() >= kMaxEntries)
+            entries_.clear();
+        entries_[std::string(name)] = Entry{*account, now + lifetime_ms_};
+    }
+    return account;
 }
 
 }  // namespace fotoauthd

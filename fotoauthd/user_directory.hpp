@@ -4,6 +4,9 @@
 
 #include <sys/types.h>
 
+#include <cstdint>
+#include <functional>
+#include <map>
 #include <optional>
 #include <set>
 #include <string>
@@ -32,6 +35,11 @@ public:
     // The names of the account's groups, its primary group included; nothing when they cannot
     // be read (callers of a policy must then assume the strictest answer).
     virtual std::optional<std::set<std::string>> groups_of(const SystemAccount& account) = 0;
+    // A text that changes whenever the local shadow file may have changed (its inode, size and
+    // modification time); nothing when that cannot be told, and callers then read the file.
+    virtual std::optional<std::string> shadow_version() { return std::nullopt; }
+    // Drops whatever answers a directory keeps (the passwd or group files changed).
+    virtual void forget_cached() {}
 };
 
 class NssUserDirectory final : public UserDirectory {
@@ -43,6 +51,46 @@ public:
     }
     std::optional<std::string> shadow_hash(const std::string& name) override;
     std::optional<std::set<std::string>> groups_of(const SystemAccount& account) override;
+    std::optional<std::string> shadow_version() override;
+};
+
+// Keeps the answers of lookup() for a few seconds, so that the requests of one login (preauth,
+// the code prompt, the code, the session) resolve the name through NSS once, not four times.
+// forget_cached() empties it; the daemon calls it whenever /etc/passwd or /etc/group changes,
+// so only accounts of a directory service (LDAP, sssd) can be seen up to `lifetime_ms` late.
+// Names that do not resolve are not kept: a spray of made-up names cannot fill it.
+class CachingUserDirectory final : public UserDirectory {
+public:
+    static constexpr std::int64_t kDefaultLifetimeMs = 10'000;
+    static constexpr std::size_t kMaxEntries = 4096;
+
+    CachingUserDirectory(UserDirectory& inner, std::function<std::int64_t()> monotonic_ms,
+                         std::int64_t lifetime_ms = kDefaultLifetimeMs)
+        : inner_(inner), monotonic_ms_(std::move(monotonic_ms)), lifetime_ms_(lifetime_ms)
+    {
+    }
+    std::optional<SystemAccount> lookup(std::string_view name) override;
+    std::optional<std::set<std::string>> local_names() override { return inner_.local_names(); }
+    std::optional<std::string> shadow_hash(const std::string& name) override
+    {
+        return inner_.shadow_hash(name);
+    }
+    std::optional<std::set<std::string>> groups_of(const SystemAccount& account) override
+    {
+        return inner_.groups_of(account);
+    }
+    std::optional<std::string> shadow_version() override { return inner_.shadow_version(); }
+    void forget_cached() override { entries_.clear(); }
+
+private:
+    struct Entry {
+        SystemAccount account;
+        std::int64_t expires_ms = 0;
+    };
+    UserDirectory& inner_;
+    std::function<std::int64_t()> monotonic_ms_;
+    std::int64_t lifetime_ms_;
+    std::map<std::string, Entry, std::less<>> entries_;
 };
 
 // Login names we are willing to pass to NSS: 1 to 256 bytes, printable ASCII, no '/', ':',

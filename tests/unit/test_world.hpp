@@ -78,7 +78,9 @@ public:
         const auto found = groups.find(account.name);
         return found == groups.end() ? std::set<std::string>{} : found->second;
     }
+    std::optional<std::string> shadow_version() override { return shadow_version_text; }
     std::map<std::string, SystemAccount> accounts;
+    std::optional<std::string> shadow_version_text;       // nothing: the daemon always reads
     std::map<std::string, std::set<std::string>> groups;  // the pretend group database
     bool groups_readable = true;
     std::set<std::string> local;                // the names in the pretend /etc/passwd
