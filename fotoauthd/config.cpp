@@ -163,16 +163,17 @@ bool parse_address_pattern(std::string_view v, Config& c, std::string& m)
 
 // A libpq connection string ("host=db1,db2 dbname=fotoauthd target_session_attrs=read-write"
 // or a postgresql:// URI), checked by libpq's own parser so that a typo stops the daemon at
-// start rather than at the first login. libpq's message quotes the part it could not read.
+// start rather than at the first login. libpq's message is not repeated: it quotes the text it
+// could not read, which may hold a password and any bytes at all.
 bool parse_conninfo(std::string_view v, Config& c, std::string& m)
 {
     const std::string text(v);
     char* error = nullptr;
     PQconninfoOption* options = PQconninfoParse(text.c_str(), &error);
     if (!options) {
-        const std::string_view said = error ? error : "libpq cannot parse it (out of memory)";
-        m = trim(said.substr(0, said.find('\n')));
         PQfreemem(error);
+        m = "not a libpq connection string, such as \"host=db1,db2 dbname=fotoauthd "
+            "target_session_attrs=read-write\" (docs/fleet.md)";
         return false;
     }
     PQconninfoFree(options);

@@ -59,6 +59,17 @@ class Sandbox:
         if ready != "ready":
             self.holder.wait(timeout=10)
             raise RuntimeError(f"the sandbox did not start: {self.holder.stderr.read()}")
+        # "ready" comes just before the holder execs chroot: wait until it has, or paths seen
+        # through /proc/PID/root would still be this machine's.
+        for _ in range(200):
+            try:
+                if os.readlink(f"/proc/{self.holder.pid}/exe").endswith("/sleep"):
+                    break
+            except OSError:
+                pass
+            time.sleep(0.05)
+        else:
+            raise RuntimeError("the sandbox's holder never entered the copy")
         self.namespace = os.stat(f"/proc/{self.holder.pid}/ns/mnt").st_ino
         self.started = []
 
