@@ -6,7 +6,6 @@ The tests of this file run in order and share one sandbox: installation, the pro
 refused removal, and last the purge.
 """
 import hashlib
-import os
 import re
 import shutil
 import subprocess
@@ -17,17 +16,14 @@ import pytest
 from support.enrolment import enrol, unused_code
 from support.paths import PAM_DRIVER, TOP
 
-from sandbox import Sandbox, built_packages
+from sandbox import (MULTIARCH, PACKAGES, PAM_COMMON_FILES, Sandbox, add_user, built_packages,
+                     deb_contents, install_packages)
 
 # Where the tests' PAM application is copied inside the sandbox.
 DRIVER_INSIDE = "/usr/local/sbin/fsmfa-pam-driver"
 
-MULTIARCH = subprocess.run(["dpkg-architecture", "-qDEB_HOST_MULTIARCH"], check=True,
-                           capture_output=True, text=True).stdout.strip()
 MODULE = f"/lib/{MULTIARCH}/security/pam_fotostudio.so"
-PACKAGES = ("fotoauthd", "libpam-fotostudio")
-COMMON_FILES = ("common-auth", "common-account", "common-password", "common-session",
-                "common-session-noninteractive")
+COMMON_FILES = PAM_COMMON_FILES
 # A service file of the sandbox that authenticates exactly as login, su and sudo do.
 COMMON_SERVICE = "fsmfa-pkg-common"
 SOCKET = "/run/fotoauthd/socket"
@@ -66,15 +62,6 @@ def debs(tmp_path_factory):
     return built_packages(tmp_path_factory)
 
 
-def deb_contents(deb):
-    """The paths of a .deb's files and symbolic links, absolute, without its folders."""
-    listing = subprocess.run(["dpkg-deb", "--fsys-tarfile", str(deb)], check=True,
-                             capture_output=True).stdout
-    names = subprocess.run(["tar", "-tvf", "-"], input=listing, check=True,
-                           capture_output=True).stdout.decode().splitlines()
-    return sorted(line.split()[5].lstrip(".") for line in names if line[0] in "-l")
-
-
 @pytest.fixture(scope="module")
 def sandbox(debs, tmp_path_factory):
     box = Sandbox(Path("/tmp") / f"fsmfa-pkg-{tmp_path_factory.getbasetemp().name}")
@@ -86,59 +73,14 @@ def sandbox(debs, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def installed(sandbox, debs):
-    """Both packages installed in the sandbox, after removing what an earlier `meson install`
-    (scripts/install.sh) may have left on this machine, so that only the packages' files count."""
-    leftovers = [path for package in PACKAGES for path in deb_contents(debs[package])]
-    leftovers += ["/usr/lib/systemd/system/fotoauthd.service",
-                  "/usr/lib/systemd/system/fotoauthd.socket",
-                  f"/usr/lib/{MULTIARCH}/security/pam_fotostudio.so"]
-    sandbox.run(["rm", "-rf", "/etc/fotostudio", "/var/lib/fotoauthd",
-                 "/usr/share/doc/fotostudio-auth", *leftovers])
-    # Other tests on this machine add and remove service files of their own in /etc/pam.d while
-    # these run. The sandbox's /etc/pam.d becomes a folder of its own, which the machine's
-    # changes no longer reach, holding what Debian put there: the packages' files and common-*.
-    sandbox.run(["sh", "-c", PAM_SNAPSHOT])
-    state = {"pam": {name: sandbox.read_bytes(f"/etc/pam.d/{name}") for name in COMMON_FILES}}
-
-    inside = sandbox.path("/tmp/debs")
-    inside.mkdir()
-    for package in PACKAGES:
-        shutil.copy(debs[package], inside)
-    result = sandbox.run(["dpkg", "-i", *[f"/tmp/debs/{debs[package].name}"
-                                         for package in PACKAGES]], check=False)
-    if result.returncode != 0:
-        # A dependency missing from this machine: apt fetches it (Debian archive) into the copy.
-        sandbox.run(["apt-get", "install", "-f", "-y", "-q"])
-    state["install_output"] = result.stdout + result.stderr
-    return state
+    """Both packages installed in the sandbox (sandbox.install_packages)."""
+    return install_packages(sandbox, debs)
 
 
-PAM_SNAPSHOT = r"""
-set -e
-mkdir /etc/pam.d.snapshot
-for file in /etc/pam.d/*; do
-    case "${file##*/}" in
-        common-*) ;;
-        *) dpkg-query -S "$file" >/dev/null 2>&1 || continue ;;
-    esac
-    cp -a "$file" /etc/pam.d.snapshot/
-done
-rm -rf /etc/pam.d
-mv /etc/pam.d.snapshot /etc/pam.d
-"""
 
 
 def service_file(sandbox, name, text):
     sandbox.path(f"/etc/pam.d/{name}").write_text(text)
-
-
-def make_user(sandbox, name, password):
-    # A lock file copied from this machine belongs to a useradd running out here, on the
-    # machine's own files: no process in the sandbox holds it.
-    sandbox.run(["rm", "-f", "/etc/passwd.lock", "/etc/shadow.lock", "/etc/group.lock",
-                 "/etc/gshadow.lock", "/etc/subuid.lock", "/etc/subgid.lock"])
-    sandbox.run(["useradd", "--create-home", "--shell", "/bin/sh", name])
-    sandbox.run(["chpasswd"], input=f"{name}:{password}\n")
 
 
 def login(sandbox, user, *responses):
@@ -245,7 +187,7 @@ def daemon_and_users(sandbox, installed, tmp_path_factory):
     service_file(sandbox, COMMON_SERVICE, "@include common-auth\n")
     users = {"plain": ("fsmfapkga", "pw-plain-7Qd2"), "enrolled": ("fsmfapkgb", "pw-mfa-9Kx4")}
     for name, password in users.values():
-        make_user(sandbox, name, password)
+        add_user(sandbox, name, password)
 
     log = open(tmp_path_factory.mktemp("daemon") / "fotoauthd.log", "w")
     daemon = sandbox.spawn(["/usr/sbin/fotoauthd"], log)
