@@ -72,8 +72,14 @@ void AlertCourier::tick() noexcept
             return;
         }
         start_next();
+        if (!last_failure_.empty()) {
+            log::info("Alert mail delivery works again");
+            last_failure_.clear();
+        }
     } catch (const std::exception& error) {
-        log::error("Alert mail delivery failed", {{"ERROR", error.what()}});
+        if (last_failure_ != error.what())
+            log::error("Alert mail delivery failed", {{"ERROR", error.what()}});
+        last_failure_ = error.what();
         running_.reset();
         sending_.reset();
     }

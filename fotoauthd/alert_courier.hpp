@@ -49,6 +49,9 @@ private:
     std::unique_ptr<mail::Delivery> running_;
     std::optional<OutboxMail> sending_;
     std::int64_t deadline_ms_ = 0;
+    // The error of the last tick that failed, logged once rather than every second (a
+    // database that is down fails every tick the same way); empty after a tick that worked.
+    std::string last_failure_;
 };
 
 }  // namespace fotoauthd

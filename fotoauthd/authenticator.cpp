@@ -659,7 +659,36 @@ Authenticator::after_password_change(const Target& target, uid_t changed_by, pid
                 {"DEVICES_FORGOTTEN", std::to_string(outcome.devices)},
                 {"SESSION_MANAGER", sessions_.name()},
                 {"REASON", reason}});
+
+    // In a fleet the other servers end the user's sessions too (docs/fleet.md). The change
+    // itself is done and answered here whatever happens to the announcement.
+    try {
+        store_.announce_password_change(target.account.name, target.account.uid);
+    } catch (const StoreError& error) {
+        log::error("The other servers could not be told of a password change",
+                   {user_field(target.account), {"ERROR", error.what()}});
+    }
     return outcome;
+}
+
+void Authenticator::end_sessions_for_change_elsewhere(const PasswordChangeNotice& notice)
+{
+    // Only where the fleet shares its accounts: the same name must be the same uid here.
+    const auto here = users_.lookup(notice.name);
+    if (!here || static_cast<std::int64_t>(here->uid) != notice.uid) {
+        log::info(
+            "A password change on another server is about an account this server does "
+            "not share",
+            {{"SERVER", log::printable(notice.server, 64)}, {"UID", std::to_string(notice.uid)}});
+        return;
+    }
+    const std::size_t ended = sessions_.end_sessions(EndSessionsRequest{here->uid, 0, false});
+    log::audit("password-changed-elsewhere",
+               "Password changed on another server: sessions here ended",
+               {{"USER", here->name},
+                {"SERVER", log::printable(notice.server, 64)},
+                {"SESSIONS_ENDED", std::to_string(ended)},
+                {"SESSION_MANAGER", sessions_.name()}});
 }
 
 std::string Authenticator::shadow_digest_of(const std::string& name)
@@ -737,6 +766,8 @@ void Authenticator::tick() noexcept
     courier_.tick();
     try {
         clock_sync_.check(clock_.monotonic_ms());
+        for (const auto& notice : store_.password_changes_elsewhere())
+            end_sessions_for_change_elsewhere(notice);
         sessions_.tick(clock_.monotonic_ms());
     } catch (const std::exception& error) {
         log::error("Delayed work failed", {{"ERROR", error.what()}});
@@ -763,8 +794,9 @@ Message Authenticator::preauth(const Caller& caller, const Target& target, const
 Message Authenticator::auth_query(const Caller& caller, const Target& target,
                                   const Message& request)
 {
-    const auto account = enrolled_account(target);
-    if (!account)
+    const auto account = account_of(target, false);
+    const auto enrolment = account ? store_.active_enrolment(*account) : std::nullopt;
+    if (!enrolment)
         return make_reply(ReplyStatus::NotEnrolled);
     notice_password_change_outside_pam(caller, target, *account);
 

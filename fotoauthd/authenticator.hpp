@@ -148,6 +148,8 @@ private:
     // Notices a password changed outside PAM (chpasswd, usermod -p) for an enrolled account.
     void notice_password_change_outside_pam(const Caller& caller, const Target& target,
                                             std::int64_t account);
+    // A password change another server of the fleet announced: the user's sessions here end.
+    void end_sessions_for_change_elsewhere(const PasswordChangeNotice& notice);
     std::string shadow_digest_of(const std::string& name);
     std::string shadow_key_id() const;
     Attempt describe_attempt(const Caller& caller, const Message& request, std::string user,

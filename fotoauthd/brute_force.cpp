@@ -1,11 +1,14 @@
 #include "brute_force.hpp"
 
 #include "log.hpp"
+#include "shared_limits.hpp"
+#include "sliding_windows.hpp"
 
 #include <arpa/inet.h>
 
 #include <cstring>
 #include <ctime>
+#include <map>
 
 namespace fotoauthd {
 
@@ -92,34 +95,315 @@ bool is_console(std::string_view tty, std::string_view remote_host)
     return false;
 }
 
+// Windows of one kind ("login-source", "code", ...): attempts per key within a sliding window.
+class BruteForceGuard::Windows {
+public:
+    struct Full {
+        std::string key;
+        std::string label;
+        std::int64_t free_at = 0;  // unix time when the window frees
+        std::int64_t attempts = 0;
+    };
+
+    virtual ~Windows() = default;
+    // Milliseconds until the key may make another attempt; 0 when it may now.
+    virtual std::int64_t wait_ms(const std::string& key) = 0;
+    // Counts an attempt; returns the attempts in the window after it.
+    virtual std::int64_t record(const std::string& key, const std::string& label) = 0;
+    // Forgets `key`, or every key starting with it; returns how many keys were forgotten.
+    virtual std::size_t clear(const std::string& key, bool prefix) = 0;
+    virtual std::vector<Full> full_windows() = 0;
+    // Takes the configuration's limit again after a reload.
+    virtual void reconfigure() = 0;
+};
+
+// Locks after too many wrong codes, per (account, channel).
+class BruteForceGuard::Locks {
+public:
+    virtual ~Locks() = default;
+    virtual void load() = 0;
+    virtual std::optional<StoredLock> running(std::int64_t account, const std::string& channel) = 0;
+    // Locks the channel for the configured length; returns the lock's end (unix time).
+    virtual std::int64_t start(std::int64_t account, const std::string& channel,
+                               const std::string& user, std::int64_t failures) = 0;
+    virtual void count_refused(std::int64_t account, const std::string& channel) = 0;
+    // Lifts every lock of the account; returns how many there were.
+    virtual std::size_t lift(std::int64_t account) = 0;
+    virtual std::vector<StoredLock> running_all() = 0;
+};
+
+namespace {
+
+// In this daemon's memory, on its monotonic clock.
+class LocalWindows final : public BruteForceGuard::Windows {
+public:
+    LocalWindows(const Limit& limit, const std::size_t& max_tracked, const Clock& clock)
+        : limit_(limit), max_tracked_(max_tracked), clock_(clock), windows_(limit, max_tracked)
+    {
+    }
+
+    std::int64_t wait_ms(const std::string& key) override
+    {
+        return windows_.wait_ms(key, clock_.monotonic_ms());
+    }
+    std::int64_t record(const std::string& key, const std::string& label) override
+    {
+        const std::int64_t now_ms = clock_.monotonic_ms();
+        windows_.record(key, now_ms, label);
+        return static_cast<std::int64_t>(windows_.count(key, now_ms));
+    }
+    std::size_t clear(const std::string& key, bool prefix) override
+    {
+        if (!prefix)
+            return windows_.clear(key) ? 1 : 0;
+        return windows_.clear_if([&](const std::string& each) { return starts_with(each, key); });
+    }
+    std::vector<Full> full_windows() override
+    {
+        const std::int64_t now = clock_.now();
+        const std::int64_t now_ms = clock_.monotonic_ms();
+        std::vector<Full> out;
+        for (auto& full : windows_.full_windows(now_ms))
+            out.push_back({std::move(full.key), std::move(full.label),
+                           now + seconds_rounded_up(full.free_at_ms - now_ms),
+                           static_cast<std::int64_t>(full.attempts)});
+        return out;
+    }
+    void reconfigure() override { windows_.set_limit(limit_, max_tracked_); }
+
+private:
+    const Limit& limit_;  // a member of the running Config, changed in place by a reload
+    const std::size_t& max_tracked_;
+    const Clock& clock_;
+    SlidingWindows windows_;
+};
+
+// In the store the fleet shares, on the store's clock.
+class SharedWindows final : public BruteForceGuard::Windows {
+public:
+    SharedWindows(std::string name, const Limit& limit, SharedLimits& shared)
+        : name_(std::move(name)), limit_(limit), shared_(shared)
+    {
+    }
+
+    std::int64_t wait_ms(const std::string& key) override { return shared_.wait_ms(spec(), key); }
+    std::int64_t record(const std::string& key, const std::string& label) override
+    {
+        return shared_.record_attempt(spec(), key, label);
+    }
+    std::size_t clear(const std::string& key, bool prefix) override
+    {
+        return shared_.clear_attempts(spec(), key, prefix);
+    }
+    std::vector<Full> full_windows() override
+    {
+        std::vector<Full> out;
+        for (auto& full : shared_.full_windows(spec()))
+            out.push_back(
+                {std::move(full.key), std::move(full.label), full.free_at, full.attempts});
+        return out;
+    }
+    void reconfigure() override {}  // spec() reads the running configuration at every call
+
+private:
+    WindowSpec spec() const
+    {
+        return {name_, static_cast<std::int64_t>(limit_.attempts),
+                static_cast<std::int64_t>(limit_.window.count()) * 1000};
+    }
+
+    std::string name_;
+    const Limit& limit_;
+    SharedLimits& shared_;
+};
+
+// In this daemon's memory on its monotonic clock, written through to the store with their
+// wall-clock end so that a restart finds them again.
+class LocalLocks final : public BruteForceGuard::Locks {
+public:
+    LocalLocks(const Config& config, Store& store, const Clock& clock)
+        : config_(config), store_(store), clock_(clock)
+    {
+    }
+
+    void load() override
+    {
+        const std::int64_t now = clock_.now();
+        const std::int64_t now_ms = clock_.monotonic_ms();
+        for (const auto& stored : store_.locks(now)) {
+            // A lock never outlasts its configured length, whatever the wall clock said meanwhile.
+            const std::int64_t left =
+                std::min<std::int64_t>(stored.locked_until - now, config_.lock_duration.count());
+            locks_[{stored.account, stored.channel}] =
+                Running{stored.name, now + left, now_ms + left * 1000, stored.failures};
+        }
+    }
+
+    std::optional<StoredLock> running(std::int64_t account, const std::string& channel) override
+    {
+        const Running* lock = find({account, channel});
+        if (!lock)
+            return std::nullopt;
+        return StoredLock{account, lock->user, channel, lock->locked_until, lock->failures};
+    }
+
+    std::int64_t start(std::int64_t account, const std::string& channel, const std::string& user,
+                       std::int64_t failures) override
+    {
+        const std::int64_t until = clock_.now() + config_.lock_duration.count();
+        locks_[{account, channel}] = Running{
+            user, until, clock_.monotonic_ms() + config_.lock_duration.count() * 1000, failures};
+        store_.save_lock({account, user, channel, until, failures});
+        return until;
+    }
+
+    void count_refused(std::int64_t account, const std::string& channel) override
+    {
+        Running* lock = find({account, channel});
+        if (!lock)
+            return;
+        ++lock->failures;
+        store_.save_lock({account, lock->user, channel, lock->locked_until, lock->failures});
+    }
+
+    std::size_t lift(std::int64_t account) override
+    {
+        std::size_t lifted = 0;
+        for (auto it = locks_.begin(); it != locks_.end();) {
+            if (it->first.first == account) {
+                it = locks_.erase(it);
+                ++lifted;
+            } else {
+                ++it;
+            }
+        }
+        (void)store_.delete_locks(account);
+        return lifted;
+    }
+
+    std::vector<StoredLock> running_all() override
+    {
+        std::vector<StoredLock> out;
+        const std::int64_t now_ms = clock_.monotonic_ms();
+        for (auto it = locks_.begin(); it != locks_.end();) {
+            const auto& [key, lock] = *it;
+            if (lock.ends_at_ms <= now_ms) {
+                store_.delete_lock(key.first, key.second);
+                it = locks_.erase(it);
+                continue;
+            }
+            out.push_back({key.first, lock.user, key.second, lock.locked_until, lock.failures});
+            ++it;
+        }
+        return out;
+    }
+
+private:
+    struct Running {
+        std::string user;
+        std::int64_t locked_until = 0;  // wall clock, as stored and shown
+        std::int64_t ends_at_ms = 0;    // monotonic, what decides
+        std::int64_t failures = 0;
+    };
+    using Key = std::pair<std::int64_t, std::string>;  // account, channel
+
+    Running* find(const Key& key)
+    {
+        const auto found = locks_.find(key);
+        if (found == locks_.end())
+            return nullptr;
+        if (found->second.ends_at_ms > clock_.monotonic_ms())
+            return &found->second;
+        store_.delete_lock(key.first, key.second);
+        locks_.erase(found);
+        return nullptr;
+    }
+
+    const Config& config_;
+    Store& store_;
+    const Clock& clock_;
+    std::map<Key, Running> locks_;
+};
+
+// In the store the fleet shares: every question goes to it, so a lock or an unlock made by
+// another server holds here at once.
+class SharedLocks final : public BruteForceGuard::Locks {
+public:
+    SharedLocks(const Config& config, Store& store, SharedLimits& shared)
+        : config_(config), store_(store), shared_(shared)
+    {
+    }
+
+    void load() override {}  // nothing is kept here
+    std::optional<StoredLock> running(std::int64_t account, const std::string& channel) override
+    {
+        return shared_.running_lock(account, channel, config_.lock_duration.count());
+    }
+    std::int64_t start(std::int64_t account, const std::string& channel, const std::string&,
+                       std::int64_t failures) override
+    {
+        return shared_.start_lock(account, channel, config_.lock_duration.count(), failures);
+    }
+    void count_refused(std::int64_t account, const std::string& channel) override
+    {
+        shared_.count_lock_refusal(account, channel);
+    }
+    std::size_t lift(std::int64_t account) override { return store_.delete_locks(account); }
+    std::vector<StoredLock> running_all() override { return shared_.running_locks(); }
+
+private:
+    const Config& config_;
+    Store& store_;
+    SharedLimits& shared_;
+};
+
+// Whether `attempts` in a window reach its limit.
+bool fills(std::int64_t attempts, const Limit& limit)
+{
+    return attempts >= static_cast<std::int64_t>(limit.attempts);
+}
+
+std::unique_ptr<BruteForceGuard::Windows> make_windows(const char* name, const Limit& limit,
+                                                       const Config& config, Store& store,
+                                                       const Clock& clock)
+{
+    if (SharedLimits* shared = store.shared_limits())
+        return std::make_unique<SharedWindows>(name, limit, *shared);
+    return std::make_unique<LocalWindows>(limit, config.max_tracked, clock);
+}
+
+std::unique_ptr<BruteForceGuard::Locks> make_locks(const Config& config, Store& store,
+                                                   const Clock& clock)
+{
+    if (SharedLimits* shared = store.shared_limits())
+        return std::make_unique<SharedLocks>(config, store, *shared);
+    return std::make_unique<LocalLocks>(config, store, clock);
+}
+
+}  // namespace
+
 BruteForceGuard::BruteForceGuard(const Config& config, Store& store, const Clock& clock)
-    : config_(config), store_(store), clock_(clock),
-      login_source_(config.login_per_source, config.max_tracked),
-      login_user_(config.login_per_user, config.max_tracked),
-      wrong_codes_(config.wrong_codes, config.max_tracked),
-      password_changes_(config.password_changes, config.max_tracked)
+    : config_(config), clock_(clock),
+      login_source_(make_windows("login-source", config.login_per_source, config, store, clock)),
+      login_user_(make_windows("login-user", config.login_per_user, config, store, clock)),
+      wrong_codes_(make_windows("code", config.wrong_codes, config, store, clock)),
+      password_changes_(
+          make_windows("password-change", config.password_changes, config, store, clock)),
+      locks_(make_locks(config, store, clock))
 {
 }
 
+BruteForceGuard::~BruteForceGuard() = default;
+
 void BruteForceGuard::reconfigure()
 {
-    login_source_.set_limit(config_.login_per_source, config_.max_tracked);
-    login_user_.set_limit(config_.login_per_user, config_.max_tracked);
-    wrong_codes_.set_limit(config_.wrong_codes, config_.max_tracked);
-    password_changes_.set_limit(config_.password_changes, config_.max_tracked);
+    for (auto* windows : {&login_source_, &login_user_, &wrong_codes_, &password_changes_})
+        (*windows)->reconfigure();
 }
 
 void BruteForceGuard::load_locks()
 {
-    const std::int64_t now = clock_.now();
-    const std::int64_t now_ms = clock_.monotonic_ms();
-    for (const auto& stored : store_.locks(now)) {
-        // A lock never outlasts its configured length, whatever the wall clock said meanwhile.
-        const std::int64_t left =
-            std::min<std::int64_t>(stored.locked_until - now, config_.lock_duration.count());
-        locks_[{stored.account, stored.channel}] =
-            RunningLock{stored.name, now + left, now_ms + left * 1000, stored.failures};
-    }
+    locks_->load();
 }
 
 std::string BruteForceGuard::code_key(std::int64_t account, const std::string& channel)
@@ -127,26 +411,14 @@ std::string BruteForceGuard::code_key(std::int64_t account, const std::string& c
     return std::to_string(account) + "\t" + channel;
 }
 
-BruteForceGuard::RunningLock* BruteForceGuard::running_lock(const LockKey& key)
-{
-    const auto found = locks_.find(key);
-    if (found == locks_.end())
-        return nullptr;
-    if (found->second.ends_at_ms > clock_.monotonic_ms())
-        return &found->second;
-    store_.delete_lock(key.first, key.second);
-    locks_.erase(found);
-    return nullptr;
-}
-
-Verdict BruteForceGuard::locked_verdict(const RunningLock& lock) const
+Verdict BruteForceGuard::locked_verdict(const StoredLock& lock) const
 {
     Verdict verdict;
     verdict.kind = Verdict::Kind::Locked;
     verdict.locked_until = lock.locked_until;
     verdict.text = "This account is locked after too many wrong verification codes until " +
                    local_time(lock.locked_until) +
-                   ". An administrator can unlock it sooner with `fotoauthctl unlock " + lock.user +
+                   ". An administrator can unlock it sooner with `fotoauthctl unlock " + lock.name +
                    "`.";
     return verdict;
 }
@@ -165,7 +437,7 @@ std::optional<Verdict> BruteForceGuard::current_lock(const Attempt& attempt)
 {
     if (!attempt.account)
         return std::nullopt;
-    const RunningLock* lock = running_lock({*attempt.account, attempt.channel});
+    const auto lock = locks_->running(*attempt.account, attempt.channel);
     if (!lock)
         return std::nullopt;
     return locked_verdict(*lock);
@@ -173,14 +445,8 @@ std::optional<Verdict> BruteForceGuard::current_lock(const Attempt& attempt)
 
 void BruteForceGuard::count_refused(const Attempt& attempt)
 {
-    if (!attempt.account)
-        return;
-    RunningLock* lock = running_lock({*attempt.account, attempt.channel});
-    if (!lock)
-        return;
-    ++lock->failures;
-    store_.save_lock(
-        {*attempt.account, lock->user, attempt.channel, lock->locked_until, lock->failures});
+    if (attempt.account)
+        locks_->count_refused(*attempt.account, attempt.channel);
 }
 
 Verdict BruteForceGuard::admit_login(const Attempt& attempt)
@@ -190,25 +456,25 @@ Verdict BruteForceGuard::admit_login(const Attempt& attempt)
         return *lock;
     }
 
-    const std::int64_t now_ms = clock_.monotonic_ms();
     if (!attempt.source.empty()) {
-        if (const auto wait = login_source_.wait_ms(attempt.source, now_ms); wait > 0)
+        if (const auto wait = login_source_->wait_ms(attempt.source); wait > 0)
             return rate_limited(wait, "Too many login attempts from your address.");
     }
     // The per-user window is kept apart for each channel, so that guessing over the password
     // path cannot hold the owner's key logins or the console back.
     const std::string user_key = attempt.user + "\t" + attempt.channel;
-    if (const auto wait = login_user_.wait_ms(user_key, now_ms); wait > 0)
+    if (const auto wait = login_user_->wait_ms(user_key); wait > 0)
         return rate_limited(wait, "Too many login attempts for this account.");
 
     if (!attempt.source.empty() &&
-        login_source_.record(attempt.source, now_ms, attempt.source_label))
+        fills(login_source_->record(attempt.source, attempt.source_label),
+              config_.login_per_source))
         log::audit("source-blocked", "Login limit reached for a source address",
                    {{"RHOST", attempt.source_label}, {"REASON", "login-source-limit"}});
     const std::string label =
         (attempt.user_resolves ? attempt.user : "(a name that does not resolve)") +
         (attempt.channel == "password" ? "" : " (" + channel_label(attempt.channel) + ")");
-    if (login_user_.record(user_key, now_ms, label))
+    if (fills(login_user_->record(user_key, label), config_.login_per_user))
         log::audit(
             "user-blocked", "Login limit reached for a user name",
             {{"USER", label}, {"RHOST", attempt.source_label}, {"REASON", "login-user-limit"}});
@@ -223,8 +489,7 @@ Verdict BruteForceGuard::admit_code(const Attempt& attempt)
     }
     if (!attempt.account)
         return {};
-    const auto wait =
-        wrong_codes_.wait_ms(code_key(*attempt.account, attempt.channel), clock_.monotonic_ms());
+    const auto wait = wrong_codes_->wait_ms(code_key(*attempt.account, attempt.channel));
     if (wait > 0)
         return rate_limited(wait, "Too many wrong verification codes.");
     return {};
@@ -234,18 +499,16 @@ void BruteForceGuard::record_wrong_code(const Attempt& attempt)
 {
     if (!attempt.account)
         return;
-    const std::string key = code_key(*attempt.account, attempt.channel);
-    const bool full = wrong_codes_.record(key, clock_.monotonic_ms());
-    // The console is never locked: its own window is all that slows it down.
-    if (!full || attempt.channel == "console")
+    const std::int64_t failures =
+        wrong_codes_->record(code_key(*attempt.account, attempt.channel), {});
+    // The console is never locked: its own window is all that slows it down. Only the attempt
+    // that fills the window locks: the count is exact, in a fleet too, so exactly one server
+    // sees it reach the limit.
+    if (!fills(failures, config_.wrong_codes) || attempt.channel == "console")
         return;
 
-    const auto failures = static_cast<std::int64_t>(wrong_codes_.count(key, clock_.monotonic_ms()));
-    const std::int64_t until = clock_.now() + config_.lock_duration.count();
-    RunningLock lock{attempt.user, until,
-                     clock_.monotonic_ms() + config_.lock_duration.count() * 1000, failures};
-    locks_[{*attempt.account, attempt.channel}] = lock;
-    store_.save_lock({*attempt.account, attempt.user, attempt.channel, until, failures});
+    const std::int64_t until =
+        locks_->start(*attempt.account, attempt.channel, attempt.user, failures);
     log::audit("account-locked", "Account locked after too many wrong verification codes",
                {{"USER", attempt.user},
                 {"RHOST", attempt.source_label},
@@ -256,19 +519,9 @@ void BruteForceGuard::record_wrong_code(const Attempt& attempt)
 
 std::size_t BruteForceGuard::unlock(std::int64_t account, const std::string& user)
 {
-    std::size_t lifted = 0;
-    for (auto it = locks_.begin(); it != locks_.end();) {
-        if (it->first.first == account) {
-            it = locks_.erase(it);
-            ++lifted;
-        } else {
-            ++it;
-        }
-    }
-    (void)store_.delete_locks(account);
-    const std::string prefix = std::to_string(account) + "\t";
-    wrong_codes_.clear_if([&](const std::string& key) { return starts_with(key, prefix); });
-    login_user_.clear_if([&](const std::string& key) { return starts_with(key, user + "\t"); });
+    const std::size_t lifted = locks_->lift(account);
+    wrong_codes_->clear(std::to_string(account) + "\t", true);
+    login_user_->clear(user + "\t", true);
     log::audit("account-unlocked", "Account unlocked by root",
                {{"USER", user}, {"LOCKS", std::to_string(lifted)}});
     return lifted;
@@ -276,7 +529,7 @@ std::size_t BruteForceGuard::unlock(std::int64_t account, const std::string& use
 
 std::size_t BruteForceGuard::unblock(const std::string& source)
 {
-    const std::size_t cleared = login_source_.clear(source) ? 1 : 0;
+    const std::size_t cleared = login_source_->clear(source, false);
     log::audit("source-unblocked", "Source login limit cleared by root",
                {{"RHOST", source}, {"WINDOWS", std::to_string(cleared)}});
     return cleared;
@@ -285,38 +538,25 @@ std::size_t BruteForceGuard::unblock(const std::string& source)
 std::vector<std::string> BruteForceGuard::listing()
 {
     std::vector<std::string> lines;
-    const std::int64_t now = clock_.now();
-    const std::int64_t now_ms = clock_.monotonic_ms();
-    for (auto it = locks_.begin(); it != locks_.end();) {
-        const auto& [key, lock] = *it;
-        if (lock.ends_at_ms <= now_ms) {
-            store_.delete_lock(key.first, key.second);
-            it = locks_.erase(it);
-            continue;
-        }
-        lines.push_back("lock\t" + lock.user + "\t" + channel_label(key.second) + "\t" +
+    for (const auto& lock : locks_->running_all())
+        lines.push_back("lock\t" + lock.name + "\t" + channel_label(lock.channel) + "\t" +
                         std::to_string(lock.locked_until) + "\t" + std::to_string(lock.failures));
-        ++it;
-    }
-    const auto add_full = [&](SlidingWindows& windows, const char* kind) {
-        for (const auto& full : windows.full_windows(now_ms)) {
-            const std::int64_t until = now + seconds_rounded_up(full.free_at_ms - now_ms);
+    const auto add_full = [&](Windows& windows, const char* kind) {
+        for (const auto& full : windows.full_windows())
             lines.push_back(std::string("block\t") + (full.label.empty() ? full.key : full.label) +
-                            "\t" + kind + "\t" + std::to_string(until) + "\t" +
+                            "\t" + kind + "\t" + std::to_string(full.free_at) + "\t" +
                             std::to_string(full.attempts));
-        }
     };
-    add_full(login_source_, "login-source");
-    add_full(login_user_, "login-user");
+    add_full(*login_source_, "login-source");
+    add_full(*login_user_, "login-user");
     return lines;
 }
 
 Verdict BruteForceGuard::admit_password_change(const std::string& user)
 {
-    const std::int64_t now_ms = clock_.monotonic_ms();
-    if (const auto wait = password_changes_.wait_ms(user, now_ms); wait > 0)
+    if (const auto wait = password_changes_->wait_ms(user); wait > 0)
         return rate_limited(wait, "Too many password change attempts.");
-    password_changes_.record(user, now_ms);
+    password_changes_->record(user, {});
     return {};
 }
 

@@ -1,19 +1,24 @@
 // Brute-force protection: login limits per source and per user name, a limit on wrong codes per
 // account channel with hour-long locks, and a password-change limit (docs/brute-force.md).
 //
-// Windows live in memory on the monotonic clock (a daemon restart starts them afresh). Locks are
-// also written to the store with their wall-clock end, and reloaded at start; within one run a
-// lock ends on the monotonic clock, so setting the wall clock neither lifts nor extends it.
-// The daemon is single-threaded, so every count is exact however many logins run in parallel.
+// Where the counts live depends on the store:
+// - One daemon alone (SQLite): windows live in memory on the monotonic clock (a daemon restart
+//   starts them afresh). Locks are also written to the store with their wall-clock end, and
+//   reloaded at start; within one run a lock ends on the monotonic clock, so setting the wall
+//   clock neither lifts nor extends it. The daemon is single-threaded, so every count is exact
+//   however many logins run in parallel.
+// - A fleet sharing one database (PostgreSQL): windows and locks live in the database, counted
+//   and timed on the database server's clock, so that the servers' counts add up and a lock or
+//   an unlock on one server holds on all at once (shared_limits.hpp, docs/fleet.md).
 #pragma once
 
 #include "clock.hpp"
 #include "config.hpp"
-#include "sliding_windows.hpp"
 #include "store.hpp"
 
 #include <cstdint>
-#include <map>
+#include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -42,7 +47,12 @@ struct Verdict {
 
 class BruteForceGuard {
 public:
+    // The store decides where counts live: its shared_limits() when it has them, else memory.
     BruteForceGuard(const Config& config, Store& store, const Clock& clock);
+    ~BruteForceGuard();
+    BruteForceGuard(const BruteForceGuard&) = delete;
+    BruteForceGuard& operator=(const BruteForceGuard&) = delete;
+
     // Takes the limits of a reloaded configuration; attempts already counted stay counted, and
     // running locks keep their end.
     void reconfigure();
@@ -76,28 +86,22 @@ public:
     // The password-change limit, per user name (the password stage arrives with its own issue).
     Verdict admit_password_change(const std::string& user);
 
-private:
-    struct RunningLock {
-        std::string user;
-        std::int64_t locked_until = 0;  // wall clock, as stored and shown
-        std::int64_t ends_at_ms = 0;    // monotonic, what decides
-        std::int64_t failures = 0;
-    };
-    using LockKey = std::pair<std::int64_t, std::string>;  // account, channel
+    // How attempts are counted and locks held: in this daemon, or in a store shared by a fleet.
+    class Windows;
+    class Locks;
 
-    RunningLock* running_lock(const LockKey& key);
-    Verdict locked_verdict(const RunningLock& lock) const;
+private:
+    Verdict locked_verdict(const StoredLock& lock) const;
     Verdict rate_limited(std::int64_t wait_ms, const char* what) const;
     static std::string code_key(std::int64_t account, const std::string& channel);
 
     const Config& config_;
-    Store& store_;
     const Clock& clock_;
-    SlidingWindows login_source_;
-    SlidingWindows login_user_;
-    SlidingWindows wrong_codes_;
-    SlidingWindows password_changes_;
-    std::map<LockKey, RunningLock> locks_;
+    std::unique_ptr<Windows> login_source_;
+    std::unique_ptr<Windows> login_user_;
+    std::unique_ptr<Windows> wrong_codes_;
+    std::unique_ptr<Windows> password_changes_;
+    std::unique_ptr<Locks> locks_;
 };
 
 // The window key of a remote host as sshd reports it: an IPv4 address as is, an IPv6 address by

@@ -42,6 +42,7 @@ constexpr AuditEvent kAuditEvents[] = {
     {"mfa-enabled", "6972a808ece3475680161d652b1eb284"},
     {"mode-changed", "3635a70745e240aeadaf055f58b7c450"},
     {"password-changed", "d70cf169040a44c0a52d558a0e827a87"},
+    {"password-changed-elsewhere", "9aa7b54e197b46d28ba41f1c9c682f80"},
     {"recovery-code-used", "3eb3d490e70743d6b1562837dedd488d"},
     {"recovery-codes-regenerated", "11d1888911d24aae91e1d6b0ab585336"},
     {"source-blocked", "818cda5e39f14120aab86f106e8d2736"},

@@ -3,6 +3,7 @@
 #include "build_config.hpp"
 #include "config.hpp"
 #include "log.hpp"
+#include "migrate_sqlite.hpp"
 #include "random.hpp"
 #include "server.hpp"
 #include "sessions.hpp"
@@ -18,6 +19,7 @@
 #include <cstdio>
 #include <cstring>
 #include <exception>
+#include <optional>
 #include <string>
 
 namespace {
@@ -26,19 +28,27 @@ struct Arguments {
     std::string config_path = FOTOSTUDIO_DEFAULT_CONFIG;
     bool config_given = false;
     bool check_only = false;
+    bool reseal_secrets = false;
+    std::optional<std::string> migrate_from;  // --migrate-from-sqlite PATH
     bool debug = false;
 };
 
 void print_usage(FILE* out)
 {
     std::fprintf(out,
-                 "Usage: fotoauthd [--config PATH] [--check-config] [--debug]\n"
+                 "Usage: fotoauthd [--config PATH] [--check-config | --reseal-secrets] [--debug]\n"
+                 "       fotoauthd [--config PATH] --migrate-from-sqlite PATH\n"
                  "\n"
                  "The fotostudio-auth daemon. Runs in the foreground; logs to the journal when\n"
                  "started by systemd, else to standard error.\n"
                  "\n"
                  "  --config PATH    configuration file (default %s)\n"
                  "  --check-config   report configuration errors and exit\n"
+                 "  --reseal-secrets seal every TOTP secret again with the current secrets key\n"
+                 "                   and exit (rotating the key: docs/secrets.md)\n"
+                 "  --migrate-from-sqlite PATH\n"
+                 "                   copy this server's SQLite state into the PostgreSQL database\n"
+                 "                   of the configuration and exit (docs/fleet.md)\n"
                  "  --debug          log debug messages\n"
                  "  --version        print the version and exit\n",
                  FOTOSTUDIO_DEFAULT_CONFIG);
@@ -54,6 +64,15 @@ int parse_arguments(int argc, char** argv, Arguments& arguments)
             arguments.config_given = true;
         } else if (argument == "--check-config") {
             arguments.check_only = true;
+        } else if (argument == "--reseal-secrets") {
+            arguments.reseal_secrets = true;
+        } else if (argument == "--migrate-from-sqlite") {
+            if (i + 1 == argc) {
+                std::fprintf(stderr, "fotoauthd: --migrate-from-sqlite needs the path of the "
+                                     "SQLite database\n");
+                return 2;
+            }
+            arguments.migrate_from = argv[++i];
         } else if (argument == "--debug") {
             arguments.debug = true;
         } else if (argument == "--version") {
@@ -116,6 +135,40 @@ void reload_configuration(const Arguments& arguments, fotoauthd::Config& running
     fotoauthd::log::info("Configuration reloaded", {{"CONFIG", arguments.config_path}});
 }
 
+// --reseal-secrets: the second step of rotating the secrets key, run while the daemons serve.
+int reseal_secrets(const fotoauthd::Config& config)
+{
+    try {
+        const auto& database_path = config.database_path;
+        fotoauthd::ensure_private_directory(database_path);
+        const std::string state_directory = database_path.substr(0, database_path.rfind('/'));
+        // A key created here would open nothing: the daemon's keys or none.
+        auto keys = fotoauthd::load_secrets_keys(state_directory, false);
+        const std::string key_id = keys.key_id();
+        const auto store = fotoauthd::make_store(config, std::move(keys));
+        const auto count = store->reseal_secrets();
+        std::printf("Resealed %zu TOTP secrets with the secrets key %s; %zu were sealed with it "
+                    "already.\n",
+                    count.resealed, key_id.c_str(), count.already_current);
+        return 0;
+    } catch (const std::exception& error) {
+        fotoauthd::log::error("The TOTP secrets were not resealed", {{"ERROR", error.what()}});
+        return 1;
+    }
+}
+
+// --migrate-from-sqlite PATH: this server joins a fleet with its state (docs/fleet.md).
+int migrate_from_sqlite(const fotoauthd::Config& config, const std::string& path)
+{
+    try {
+        fotoauthd::migrate_from_sqlite(config, path, stdout);
+        return 0;
+    } catch (const std::exception& error) {
+        std::fprintf(stderr, "fotoauthd: nothing was migrated: %s\n", error.what());
+        return 1;
+    }
+}
+
 }  // namespace
 
 int main(int argc, char** argv)
@@ -139,6 +192,10 @@ int main(int argc, char** argv)
 
     // Everything the daemon creates (database, journal files) is private unless chmod'ed.
     umask(077);
+    if (arguments.reseal_secrets)
+        return reseal_secrets(loaded.config);
+    if (arguments.migrate_from)
+        return migrate_from_sqlite(loaded.config, *arguments.migrate_from);
     raise_descriptor_limit();
     try {
         fotoauthd::totp::init();
@@ -148,7 +205,7 @@ int main(int argc, char** argv)
         fotoauthd::ensure_private_directory(database_path);
         const std::string state_directory = database_path.substr(0, database_path.rfind('/'));
         const auto owned_store =
-            fotoauthd::make_store(loaded.config, fotoauthd::load_secrets_key(state_directory));
+            fotoauthd::make_store(loaded.config, fotoauthd::load_secrets_keys(state_directory));
         fotoauthd::Store& store = *owned_store;
         fotoauthd::SystemClock clock;
         fotoauthd::NssUserDirectory system_users;

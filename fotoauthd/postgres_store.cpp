@@ -3,8 +3,11 @@
 #include "log.hpp"
 
 #include <libpq-fe.h>
+#include <poll.h>
 
+#include <cerrno>
 #include <charconv>
+#include <chrono>
 #include <cstring>
 #include <utility>
 
@@ -111,6 +114,76 @@ constexpr const char* kMigrations[] = {
         claimed_until   BIGINT NOT NULL DEFAULT 0
     );
     CREATE INDEX outbox_due ON outbox(next_attempt_at);
+    )sql",
+    // Version 2: the rate-limit windows, shared by the fleet and timed on the database's clock
+    // (shared_limits.hpp). One row per counted attempt, at most the window's limit per key.
+    // count_attempt() counts one attempt under a lock on its key, so that the attempts of all
+    // servers add up exactly and the one that fills a window is seen by one server only.
+    R"sql(
+    CREATE TABLE attempts (
+        window_name TEXT   NOT NULL,
+        key         TEXT   NOT NULL,
+        label       TEXT   NOT NULL,
+        at_ms       BIGINT NOT NULL
+    );
+    CREATE INDEX attempts_by_key ON attempts(window_name, key, at_ms);
+    CREATE INDEX attempts_by_age ON attempts(window_name, at_ms);
+
+    CREATE FUNCTION fotoauthd_now_ms() RETURNS BIGINT LANGUAGE sql VOLATILE AS
+        $$ SELECT floor(extract(epoch FROM clock_timestamp()) * 1000)::bigint $$;
+
+    CREATE FUNCTION fotoauthd_count_attempt(p_window TEXT, p_key TEXT, p_label TEXT,
+                                            p_limit BIGINT, p_window_ms BIGINT)
+    RETURNS BIGINT LANGUAGE plpgsql VOLATILE AS $$
+    DECLARE
+        now_ms BIGINT;
+        kept   BIGINT;
+    BEGIN
+        -- Held until the calling statement's transaction ends: one attempt per key at a time.
+        PERFORM pg_advisory_xact_lock(hashtextextended(p_window || E'\t' || p_key, 0));
+        now_ms := fotoauthd_now_ms();
+        INSERT INTO attempts (window_name, key, label, at_ms)
+            VALUES (p_window, p_key, p_label, now_ms);
+        -- Only the newest p_limit attempts inside the window decide anything.
+        DELETE FROM attempts WHERE ctid IN (
+            SELECT ctid FROM attempts
+            WHERE window_name = p_window AND key = p_key AND at_ms > now_ms - p_window_ms
+            ORDER BY at_ms DESC OFFSET p_limit);
+        -- Attempts that left their window a minute ago, of any key, without waiting for rows
+        -- another server is removing (the minute keeps this apart from the rows counted above).
+        DELETE FROM attempts WHERE ctid IN (
+            SELECT ctid FROM attempts
+            WHERE window_name = p_window AND at_ms <= now_ms - p_window_ms - 60000
+            LIMIT 100 FOR UPDATE SKIP LOCKED);
+        SELECT count(*) INTO kept FROM attempts
+            WHERE window_name = p_window AND key = p_key AND at_ms > now_ms - p_window_ms;
+        RETURN kept;
+    END $$;
+
+    -- Password changes, announced to the other servers with NOTIFY fotoauthd_password_changed
+    -- and kept for a day, so that a server whose connection was down catches up when it is back.
+    CREATE TABLE password_changes (
+        id     BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        name   TEXT   NOT NULL,
+        uid    BIGINT NOT NULL,
+        server TEXT   NOT NULL,
+        at_ms  BIGINT NOT NULL
+    );
+
+    -- The digest of an account's password hash as each server last saw it in its own shadow
+    -- file: servers whose files differ (local accounts made on each) must not take each other's
+    -- digest for a password change. The column of version 1 is left unused.
+    -- The server whose /etc/passwd held a local account when it was made: only that server
+    -- retires it when the name leaves its file (empty: made before version 2, never retired
+    -- that way).
+    ALTER TABLE accounts ADD COLUMN local_server TEXT NOT NULL DEFAULT '';
+
+    CREATE TABLE shadow_digests (
+        account_id BIGINT NOT NULL REFERENCES accounts(id),
+        server     TEXT   NOT NULL,
+        digest     TEXT   NOT NULL,
+        PRIMARY KEY (account_id, server)
+    );
     )sql",
 };
 
@@ -229,10 +302,16 @@ public:
     Transaction& operator=(const Transaction&) = delete;
     ~Transaction()
     {
+        // A broken or dropped connection has no transaction left to roll back; the next call
+        // reconnects. The rollback is bounded like every statement; when it fails, the
+        // connection is broken or dropped, and that is all there is to do.
+        if (!done_ && store_.conn_ && PQstatus(store_.conn_) == CONNECTION_OK) {
+            try {
+                store_.run("ROLLBACK");
+            } catch (...) {
+            }
+        }
         store_.in_transaction_ = false;
-        // A broken connection has no transaction left to roll back; the next call reconnects.
-        if (!done_ && store_.conn_ && PQstatus(store_.conn_) == CONNECTION_OK)
-            PQclear(PQexec(store_.conn_, "ROLLBACK"));
     }
     void commit()
     {
@@ -246,14 +325,15 @@ private:
     bool done_ = false;
 };
 
-PostgresStore::PostgresStore(std::string conninfo, std::vector<std::uint8_t> secrets_key,
-                             std::string server_name)
-    : conninfo_(std::move(conninfo)), box_(std::move(secrets_key)),
+PostgresStore::PostgresStore(std::string conninfo, KeyRing secrets_keys, std::string server_name)
+    : conninfo_(std::move(conninfo)), box_(std::move(secrets_keys)),
       server_name_(std::move(server_name))
 {
     connect();
     try {
         migrate();
+        // From now on password changes announced by the other servers are this one's business.
+        (void)password_changes_elsewhere();
     } catch (...) {
         // The destructor does not run for a constructor that throws.
         PQfinish(conn_);
@@ -272,6 +352,48 @@ int PostgresStore::schema_version()
     return kSchemaVersion;
 }
 
+// How long the daemon waits for an answer of the server, whatever its statement_timeout says: a
+// server that hangs, or a network that drops its packets, never sends the error the timeout
+// would, and the daemon would wait for minutes. Longer than statement_timeout (2 s), so that a
+// server that is only slow cancels the statement itself and the connection stays usable.
+constexpr auto kAnswerDeadline = std::chrono::milliseconds(2500);
+// How long after a connection attempt that failed slowly (a timeout, not a refusal) the next
+// one waits (see connection()).
+constexpr auto kConnectPause = std::chrono::seconds(5);
+constexpr auto kSlowConnect = std::chrono::milliseconds(500);
+
+// The result of what was sent last on `conn` (its first error when a statement failed), or
+// nullptr when no complete answer came before `deadline`.
+static PGresult* answer_before(pg_conn* conn, std::chrono::steady_clock::time_point deadline)
+{
+    PGresult* kept = nullptr;
+    for (;;) {
+        while (PQisBusy(conn)) {
+            const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+                deadline - std::chrono::steady_clock::now());
+            pollfd readable{PQsocket(conn), POLLIN, 0};
+            const int ready =
+                left.count() > 0 ? poll(&readable, 1, static_cast<int>(left.count()) + 1) : 0;
+            if (ready == 0 || (ready < 0 && errno != EINTR)) {
+                PQclear(kept);
+                return nullptr;
+            }
+            // A connection that broke leaves the loop; PQgetResult then reports why at once.
+            if (ready > 0 && PQconsumeInput(conn) != 1 && PQstatus(conn) == CONNECTION_BAD)
+                break;
+        }
+        PGresult* next = PQgetResult(conn);
+        if (!next)
+            return kept;
+        if (kept && PQresultStatus(kept) == PGRES_FATAL_ERROR) {
+            PQclear(next);
+        } else {
+            PQclear(kept);
+            kept = next;
+        }
+    }
+}
+
 void PostgresStore::connect()
 {
     // The connection string comes last so that anything it sets (its own connect_timeout, say)
@@ -288,9 +410,19 @@ void PostgresStore::connect()
         conn_ = nullptr;
         throw StoreError("cannot connect to PostgreSQL: " + message);
     }
+    // The server's warnings (the session ended by a shutdown or a failover, say) go to the
+    // daemon's log, not raw onto stderr.
+    PQsetNoticeProcessor(
+        conn_,
+        [](void*, const char* message) {
+            log::warning("PostgreSQL warns", {{"POSTGRESQL", first_line(message)}});
+        },
+        nullptr);
 
-    PGresult* set = PQexec(conn_, kSessionSettings);
-    const bool ok = PQresultStatus(set) == PGRES_COMMAND_OK;
+    PGresult* set = PQsendQuery(conn_, kSessionSettings)
+                        ? answer_before(conn_, std::chrono::steady_clock::now() + kAnswerDeadline)
+                        : nullptr;
+    const bool ok = set && PQresultStatus(set) == PGRES_COMMAND_OK;
     PQclear(set);
     if (!ok) {
         const std::string message = first_line(PQerrorMessage(conn_));
@@ -305,12 +437,42 @@ void PostgresStore::connect()
 
 pg_conn* PostgresStore::connection()
 {
+    // A server that ended the session while this daemon was idle (a restart, a failover) has
+    // sent its last words and closed the socket already: reading up to the end now marks the
+    // connection broken before anything is sent, so that the request connects again instead of
+    // failing. A few rounds are enough; a live idle session has nothing to read.
+    if (conn_ && !in_transaction_) {
+        pollfd idle{PQsocket(conn_), POLLIN, 0};
+        for (int round = 0; round < 4 && poll(&idle, 1, 0) > 0; ++round) {
+            if (PQconsumeInput(conn_) != 1)
+                break;
+            (void)PQisBusy(conn_);  // parses what came, so that its warnings are logged
+        }
+    }
+
     // A call that found the connection broken has failed closed; this one starts afresh. Never
     // in the middle of a transaction: its first statements went with the old connection.
     if (!conn_ || PQstatus(conn_) != CONNECTION_OK) {
         if (in_transaction_)
             throw StoreError("postgresql: the connection broke during a transaction");
-        connect();
+        // A database that did not answer a moment ago is not tried again at once: each try
+        // holds the daemon for the whole connect timeout, and the daemon's background work
+        // (the outbox, the accounts check) would try every second, leaving no time for logins.
+        // Requests meanwhile fail closed at once.
+        if (std::chrono::steady_clock::now() < next_connect_at_)
+            throw StoreError("postgresql: the database could not be reached a moment ago; the "
+                             "next try is within " +
+                             std::to_string(kConnectPause.count()) + " seconds");
+        const auto started = std::chrono::steady_clock::now();
+        try {
+            connect();
+        } catch (const StoreError&) {
+            // A refused connection (a stopped server) costs nothing: only a slow failure pauses.
+            const auto now = std::chrono::steady_clock::now();
+            if (now - started >= kSlowConnect)
+                next_connect_at_ = now + kConnectPause;
+            throw;
+        }
     }
     return conn_;
 }
@@ -327,8 +489,19 @@ PostgresStore::Result PostgresStore::run(const char* sql, std::initializer_list<
     }
 
     pg_conn* conn = connection();
-    Result result(PQexecParams(conn, sql, static_cast<int>(values.size()), nullptr, values.data(),
-                               lengths.data(), formats.data(), 0));
+    const auto deadline = std::chrono::steady_clock::now() + kAnswerDeadline;
+    if (!PQsendQueryParams(conn, sql, static_cast<int>(values.size()), nullptr, values.data(),
+                           lengths.data(), formats.data(), 0))
+        throw StoreError("postgresql: " + first_line(PQerrorMessage(conn)));
+    PGresult* answer = answer_before(conn, deadline);
+    if (!answer) {
+        // Where the statement got to is unknown: the session is dropped (a transaction it was
+        // in rolls back on the server) and the next call connects again.
+        PQfinish(conn_);
+        conn_ = nullptr;
+        throw StoreError("postgresql: no answer within 2.5 seconds; the connection is dropped");
+    }
+    Result result(answer);
     if (!result.succeeded())
         throw StoreError("postgresql: " + first_line(PQerrorMessage(conn)));
     return result;
@@ -363,11 +536,52 @@ void PostgresStore::migrate()
 std::vector<std::uint8_t> PostgresStore::unseal(const std::vector<std::uint8_t>& sealed,
                                                 std::int64_t account) const
 {
-    auto secret = box_.open(sealed, account);
-    if (!secret)
+    auto opened = box_.open(sealed, account);
+    if (!opened) {
+        const std::string others = box_.other_key_ids();
         throw StoreError("a TOTP secret does not open with the secrets key " + box_.key_id() +
-                         ": every server of the fleet needs the same key (docs/fleet.md)");
-    return std::move(*secret);
+                         (others.empty() ? "" : " nor with " + others) +
+                         ": every server of the fleet needs the same keys (docs/fleet.md)");
+    }
+    return std::move(opened->secret);
+}
+
+Store::ResealCount PostgresStore::reseal_secrets()
+{
+    ResealCount count;
+    std::size_t unopened = 0;
+    Transaction transaction(*this);
+    for (const bool active : {true, false}) {
+        // The rows stay locked until the commit, so that no server changes a secret between
+        // its reading here and its sealing again; logins of these users wait that long.
+        auto rows = run(active ? "SELECT account_id, secret FROM enrolments FOR UPDATE"
+                               : "SELECT account_id, secret FROM pending_enrolments FOR UPDATE");
+        for (int row = 0; row < rows.rows(); ++row) {
+            const std::int64_t account = rows.integer(row, 0);
+            auto opened = box_.open(rows.bytes(row, 1), account);
+            if (!opened) {
+                ++unopened;
+                continue;
+            }
+            if (opened->by_current_key) {
+                ++count.already_current;
+            } else if (unopened == 0) {
+                run(active ? "UPDATE enrolments SET secret = $1 WHERE account_id = $2"
+                           : "UPDATE pending_enrolments SET secret = $1 WHERE account_id = $2",
+                    {box_.seal(opened->secret, account), account});
+                ++count.resealed;
+            }
+            explicit_bzero(opened->secret.data(), opened->secret.size());
+        }
+    }
+    if (unopened != 0) {
+        const std::string others = box_.other_key_ids();
+        throw StoreError(std::to_string(unopened) + " TOTP secret(s) open with none of the " +
+                         "secrets keys (" + box_.key_id() + (others.empty() ? "" : ", " + others) +
+                         "): nothing was resealed (docs/fleet.md)");
+    }
+    transaction.commit();
+    return count;
 }
 
 // Calls that write several rows of one account and prune them (history, devices) take the
@@ -386,6 +600,7 @@ void PostgresStore::retire_account(std::int64_t account, std::int64_t now)
     run("DELETE FROM trusted_devices WHERE account_id = $1", {account});
     run("DELETE FROM burned_steps WHERE account_id = $1", {account});
     run("DELETE FROM outbox WHERE account_id = $1", {account});
+    run("DELETE FROM shadow_digests WHERE account_id = $1", {account});
     run("UPDATE accounts SET retired_at = $1 WHERE id = $2 AND retired_at IS NULL", {now, account});
 }
 
@@ -419,10 +634,11 @@ std::optional<std::int64_t> PostgresStore::account_for(const AccountKey& key, st
     if (create) {
         // Another server may create the same account at the same moment: the unique index on
         // current names lets one insert win, and this one then takes that row.
-        auto inserted = run("INSERT INTO accounts (name, uid, local, created_at) "
-                            "VALUES ($1, $2, $3, $4) "
-                            "ON CONFLICT (name) WHERE retired_at IS NULL DO NOTHING RETURNING id",
-                            {key.name, uid, Param::flag(key.local), now});
+        auto inserted = run(
+            "INSERT INTO accounts (name, uid, local, local_server, created_at) "
+            "VALUES ($1, $2, $3, $4, $5) "
+            "ON CONFLICT (name) WHERE retired_at IS NULL DO NOTHING RETURNING id",
+            {key.name, uid, Param::flag(key.local), key.local ? server_name_ : std::string(), now});
         if (!inserted.empty()) {
             created = inserted.integer(0, 0);
         } else {
@@ -439,7 +655,11 @@ std::optional<std::int64_t> PostgresStore::account_for(const AccountKey& key, st
 
 std::vector<LocalAccount> PostgresStore::local_accounts()
 {
-    auto rows = run("SELECT id, name FROM accounts WHERE local AND retired_at IS NULL");
+    // Only the local accounts of this server's /etc/passwd: a server that never had the name
+    // must not take its absence for a deletion and retire the account for the whole fleet.
+    auto rows = run("SELECT id, name FROM accounts "
+                    "WHERE local AND local_server = $1 AND retired_at IS NULL",
+                    {server_name_});
     std::vector<LocalAccount> out;
     for (int row = 0; row < rows.rows(); ++row)
         out.push_back({rows.integer(row, 0), rows.text(row, 1)});
@@ -751,13 +971,16 @@ std::size_t PostgresStore::forget_devices(std::int64_t account, std::optional<st
 
 std::string PostgresStore::shadow_digest(std::int64_t account)
 {
-    auto row = run("SELECT shadow_digest FROM accounts WHERE id = $1", {account});
+    auto row = run("SELECT digest FROM shadow_digests WHERE account_id = $1 AND server = $2",
+                   {account, server_name_});
     return row.empty() ? std::string() : row.text(0, 0);
 }
 
 void PostgresStore::set_shadow_digest(std::int64_t account, const std::string& digest)
 {
-    run("UPDATE accounts SET shadow_digest = $1 WHERE id = $2", {digest, account});
+    run("INSERT INTO shadow_digests (account_id, server, digest) VALUES ($1, $2, $3) "
+        "ON CONFLICT (account_id, server) DO UPDATE SET digest = EXCLUDED.digest",
+        {account, server_name_, digest});
 }
 
 void PostgresStore::record_history(std::int64_t account, const HistoryEntry& entry,
@@ -826,6 +1049,183 @@ void PostgresStore::delete_enrolment(std::int64_t account)
     run("DELETE FROM trusted_devices WHERE account_id = $1", {account});
     run("DELETE FROM burned_steps WHERE account_id = $1", {account});
     transaction.commit();
+}
+
+// ---- Rate-limit windows and locks on the database's clock (shared_limits.hpp) ----
+
+SharedLimits* PostgresStore::shared_limits()
+{
+    return this;
+}
+
+std::int64_t PostgresStore::wait_ms(const WindowSpec& spec, const std::string& key)
+{
+    if (spec.attempts <= 0)
+        return 0;
+    // The attempt that frees a place is the oldest of the newest `attempts` ones. A database
+    // clock set back never makes anyone wait longer than one window.
+    auto row = run("WITH clock AS (SELECT fotoauthd_now_ms() AS now_ms) "
+                   "SELECT GREATEST(1, LEAST($3, at_ms + $3 - now_ms)) FROM attempts, clock "
+                   "WHERE window_name = $1 AND key = $2 AND at_ms > now_ms - $3 "
+                   "ORDER BY at_ms DESC OFFSET $4 LIMIT 1",
+                   {spec.name, key, spec.window_ms, spec.attempts - 1});
+    return row.empty() ? 0 : row.integer(0, 0);
+}
+
+std::int64_t PostgresStore::record_attempt(const WindowSpec& spec, const std::string& key,
+                                           const std::string& label)
+{
+    auto row =
+        run("SELECT fotoauthd_count_attempt($1, $2, $3, $4, $5)",
+            {spec.name, key, label, std::max<std::int64_t>(spec.attempts, 1), spec.window_ms});
+    return row.integer(0, 0);
+}
+
+std::size_t PostgresStore::clear_attempts(const WindowSpec& spec, const std::string& key,
+                                          bool prefix)
+{
+    const char* exact = "WITH gone AS (DELETE FROM attempts WHERE window_name = $1 AND key = $2 "
+                        "RETURNING key, at_ms) SELECT COUNT(DISTINCT key) FROM gone "
+                        "WHERE at_ms > fotoauthd_now_ms() - $3";
+    const char* starting = "WITH gone AS (DELETE FROM attempts WHERE window_name = $1 "
+                           "AND left(key, length($2)) = $2 RETURNING key, at_ms) "
+                           "SELECT COUNT(DISTINCT key) FROM gone "
+                           "WHERE at_ms > fotoauthd_now_ms() - $3";
+    auto row = run(prefix ? starting : exact, {spec.name, key, spec.window_ms});
+    return static_cast<std::size_t>(row.integer(0, 0));
+}
+
+std::vector<SharedFullWindow> PostgresStore::full_windows(const WindowSpec& spec)
+{
+    std::vector<SharedFullWindow> out;
+    if (spec.attempts <= 0)
+        return out;
+    auto rows = run("WITH clock AS (SELECT fotoauthd_now_ms() AS now_ms), "
+                    "live AS (SELECT key, at_ms, max(label) OVER (PARTITION BY key) AS label, "
+                    "row_number() OVER (PARTITION BY key ORDER BY at_ms DESC) AS newest "
+                    "FROM attempts, clock WHERE window_name = $1 AND at_ms > now_ms - $2) "
+                    "SELECT key, label, LEAST($2, at_ms + $2 - now_ms), "
+                    "(now_ms + LEAST($2, at_ms + $2 - now_ms) + 999) / 1000 "
+                    "FROM live, clock WHERE newest = $3 ORDER BY key",
+                    {spec.name, spec.window_ms, spec.attempts});
+    for (int row = 0; row < rows.rows(); ++row)
+        out.push_back({rows.text(row, 0), rows.text(row, 1), rows.integer(row, 2),
+                       rows.integer(row, 3), spec.attempts});
+    return out;
+}
+
+std::optional<StoredLock> PostgresStore::running_lock(std::int64_t account,
+                                                      const std::string& channel,
+                                                      std::int64_t longest_s)
+{
+    // A lock never runs longer than its configured length from now, even after the database's
+    // clock was set back: such a lock is cut first, for every server at once.
+    auto row = run("WITH clock AS (SELECT fotoauthd_now_ms() / 1000 AS now_s), "
+                   "cut AS (UPDATE locks SET locked_until = (SELECT now_s FROM clock) + $3 "
+                   "WHERE account_id = $1 AND channel = $2 "
+                   "AND locked_until > (SELECT now_s FROM clock) + $3 RETURNING locked_until) "
+                   "SELECT COALESCE((SELECT locked_until FROM cut), l.locked_until), l.failures, "
+                   "a.name FROM locks l JOIN accounts a ON a.id = l.account_id, clock "
+                   "WHERE l.account_id = $1 AND l.channel = $2 AND l.locked_until > now_s",
+                   {account, channel, longest_s});
+    if (row.empty())
+        return std::nullopt;
+    return StoredLock{account, row.text(0, 2), channel, row.integer(0, 0), row.integer(0, 1)};
+}
+
+std::int64_t PostgresStore::start_lock(std::int64_t account, const std::string& channel,
+                                       std::int64_t duration_s, std::int64_t failures)
+{
+    auto row = run("INSERT INTO locks (account_id, channel, locked_until, failures) "
+                   "VALUES ($1, $2, fotoauthd_now_ms() / 1000 + $3, $4) "
+                   "ON CONFLICT (account_id, channel) DO UPDATE SET "
+                   "locked_until = EXCLUDED.locked_until, failures = EXCLUDED.failures "
+                   "RETURNING locked_until",
+                   {account, channel, duration_s, failures});
+    return row.integer(0, 0);
+}
+
+void PostgresStore::count_lock_refusal(std::int64_t account, const std::string& channel)
+{
+    run("UPDATE locks SET failures = failures + 1 WHERE account_id = $1 AND channel = $2 "
+        "AND locked_until > fotoauthd_now_ms() / 1000",
+        {account, channel});
+}
+
+std::vector<StoredLock> PostgresStore::running_locks()
+{
+    run("DELETE FROM locks WHERE locked_until <= fotoauthd_now_ms() / 1000");
+    auto rows = run("SELECT l.account_id, a.name, l.channel, l.locked_until, l.failures "
+                    "FROM locks l JOIN accounts a ON a.id = l.account_id "
+                    "WHERE l.locked_until > fotoauthd_now_ms() / 1000 "
+                    "ORDER BY a.name, l.channel");
+    std::vector<StoredLock> out;
+    for (int row = 0; row < rows.rows(); ++row)
+        out.push_back({rows.integer(row, 0), rows.text(row, 1), rows.text(row, 2),
+                       rows.integer(row, 3), rows.integer(row, 4)});
+    return out;
+}
+
+// ---- Password changes carried between the servers (LISTEN/NOTIFY) ----
+
+namespace {
+
+constexpr const char* kPasswordChannel = "fotoauthd_password_changed";
+// How long an announced change is kept for a server that was disconnected when it was made.
+constexpr std::int64_t kPasswordChangeKeptMs = 24 * 3600 * 1000;
+
+}  // namespace
+
+void PostgresStore::announce_password_change(const std::string& name, uid_t uid)
+{
+    // The row and the notification commit together; the notification only wakes the others.
+    run("WITH added AS (INSERT INTO password_changes (name, uid, server, at_ms) "
+        "VALUES ($1, $2, $3, fotoauthd_now_ms()) RETURNING id) "
+        "SELECT pg_notify($4, id::text) FROM added",
+        {name, std::int64_t{uid}, server_name_, std::string(kPasswordChannel)});
+    run("DELETE FROM password_changes WHERE at_ms < fotoauthd_now_ms() - $1",
+        {kPasswordChangeKeptMs});
+}
+
+std::vector<PasswordChangeNotice> PostgresStore::password_changes_elsewhere()
+{
+    // Called every second from the daemon's loop: never connects (a request does that, within
+    // its deadline), only looks at a connection that is up.
+    if (!conn_ || PQstatus(conn_) != CONNECTION_OK || in_transaction_)
+        return {};
+
+    bool woken = false;
+    if (PQbackendPID(conn_) != listening_on_) {
+        // A new session (the first, or one after a reconnect or a failover) listens afresh and
+        // catches up on what was announced while nobody here listened.
+        run((std::string("LISTEN ") + kPasswordChannel).c_str());
+        listening_on_ = PQbackendPID(conn_);
+        if (last_change_seen_ < 0) {
+            last_change_seen_ =
+                run("SELECT COALESCE(MAX(id), 0) FROM password_changes").integer(0, 0);
+            return {};
+        }
+        woken = true;
+    }
+    if (PQconsumeInput(conn_) != 1)
+        return {};  // broken: the next request reconnects
+    while (PGnotify* notice = PQnotifies(conn_)) {
+        woken = true;
+        PQfreemem(notice);
+    }
+    if (!woken)
+        return {};
+
+    auto rows = run("SELECT id, name, uid, server FROM password_changes WHERE id > $1 "
+                    "ORDER BY id",
+                    {last_change_seen_});
+    std::vector<PasswordChangeNotice> notices;
+    for (int row = 0; row < rows.rows(); ++row) {
+        last_change_seen_ = rows.integer(row, 0);
+        if (rows.text(row, 3) != server_name_)
+            notices.push_back({rows.text(row, 1), rows.integer(row, 2), rows.text(row, 3)});
+    }
+    return notices;
 }
 
 }  // namespace fotoauthd

@@ -5,8 +5,10 @@
 #pragma once
 
 #include "secret_box.hpp"
+#include "shared_limits.hpp"
 #include "store.hpp"
 
+#include <chrono>
 #include <string>
 #include <vector>
 
@@ -14,13 +16,12 @@ struct pg_conn;
 
 namespace fotoauthd {
 
-class PostgresStore final : public Store {
+class PostgresStore final : public Store, public SharedLimits {
 public:
     // Connects with `conninfo` (a libpq connection string) and brings the schema up to date.
     // `server_name` is written into every history entry this daemon records. Throws StoreError
     // when the database cannot be reached or its schema is newer than this build.
-    PostgresStore(std::string conninfo, std::vector<std::uint8_t> secrets_key,
-                  std::string server_name);
+    PostgresStore(std::string conninfo, KeyRing secrets_keys, std::string server_name);
     ~PostgresStore() override;
     PostgresStore(const PostgresStore&) = delete;
     PostgresStore& operator=(const PostgresStore&) = delete;
@@ -73,6 +74,26 @@ public:
                       std::size_t max_devices) override;
     std::vector<StoredDevice> devices(std::int64_t account, std::int64_t now) override;
     std::size_t forget_devices(std::int64_t account, std::optional<std::int64_t> id) override;
+    ResealCount reseal_secrets() override;
+
+    // Rate-limit windows and locks, shared by the fleet on the database's clock.
+    SharedLimits* shared_limits() override;
+    std::int64_t wait_ms(const WindowSpec& spec, const std::string& key) override;
+    std::int64_t record_attempt(const WindowSpec& spec, const std::string& key,
+                                const std::string& label) override;
+    std::size_t clear_attempts(const WindowSpec& spec, const std::string& key,
+                               bool prefix) override;
+    std::vector<SharedFullWindow> full_windows(const WindowSpec& spec) override;
+    std::optional<StoredLock> running_lock(std::int64_t account, const std::string& channel,
+                                           std::int64_t longest_s) override;
+    std::int64_t start_lock(std::int64_t account, const std::string& channel,
+                            std::int64_t duration_s, std::int64_t failures) override;
+    void count_lock_refusal(std::int64_t account, const std::string& channel) override;
+    std::vector<StoredLock> running_locks() override;
+
+    // Password changes carried to the other servers by LISTEN/NOTIFY.
+    void announce_password_change(const std::string& name, uid_t uid) override;
+    std::vector<PasswordChangeNotice> password_changes_elsewhere() override;
 
 private:
     class Param;
@@ -92,11 +113,14 @@ private:
                               std::int64_t now);
 
     std::string conninfo_;
-    SecretBox box_;
+    KeyRing box_;
     std::string server_name_;
     pg_conn* conn_ = nullptr;
     bool ever_connected_ = false;
     bool in_transaction_ = false;
+    std::chrono::steady_clock::time_point next_connect_at_{};  // no connection attempt before
+    int listening_on_ = 0;                // the server process that runs this daemon's LISTEN
+    std::int64_t last_change_seen_ = -1;  // the newest password change taken, -1 before any
 };
 
 }  // namespace fotoauthd

@@ -1,5 +1,7 @@
 #include "sqlite_store.hpp"
 
+#include "log.hpp"
+
 #include <sqlite3.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
@@ -273,10 +275,14 @@ private:
     sqlite3_stmt* stmt_;
 };
 
-// BEGIN IMMEDIATE ... COMMIT, rolled back when left by an exception.
+// BEGIN IMMEDIATE ... COMMIT, rolled back when left by an exception. Both are cached prepared
+// statements: parsing them with sqlite3_exec cost more than the UPDATE of a login between them.
 class SqliteStore::Transaction {
 public:
-    explicit Transaction(SqliteStore& store) : store_(store) { store_.execute("BEGIN IMMEDIATE"); }
+    explicit Transaction(SqliteStore& store) : store_(store)
+    {
+        store_.prepare("BEGIN IMMEDIATE").run();
+    }
     Transaction(const Transaction&) = delete;
     Transaction& operator=(const Transaction&) = delete;
     ~Transaction()
@@ -286,7 +292,7 @@ public:
     }
     void commit()
     {
-        store_.execute("COMMIT");
+        store_.prepare("COMMIT").run();
         done_ = true;
     }
 
@@ -295,8 +301,8 @@ private:
     bool done_ = false;
 };
 
-SqliteStore::SqliteStore(const std::string& path, std::vector<std::uint8_t> secrets_key)
-    : box_(std::move(secrets_key))
+SqliteStore::SqliteStore(const std::string& path, KeyRing secrets_keys)
+    : box_(std::move(secrets_keys))
 {
     make_private_directory(path);
     refuse_an_emptied_database(path);
@@ -502,7 +508,17 @@ void SqliteStore::seal_plaintext_secrets()
     // The clear pages may still sit in the write-ahead log: fold it into the database (where
     // secure_delete zeroed them) and empty it.
     if (sealed_any)
-        execute("PRAGMA wal_checkpoint(TRUNCATE)");
+        truncate_write_ahead_log();
+}
+
+void SqliteStore::truncate_write_ahead_log()
+{
+    // One row: whether a reader kept the checkpoint from finishing, then page counts.
+    auto checkpoint = prepare("PRAGMA wal_checkpoint(TRUNCATE)");
+    if (checkpoint.step() && checkpoint.integer(0) != 0)
+        log::warning("The write-ahead log was not emptied (another connection was reading): "
+                     "older versions of the changed secrets stay in it until the next "
+                     "checkpoint");
 }
 
 std::vector<std::uint8_t> SqliteStore::unseal(std::vector<std::uint8_t> stored, bool sealed,
@@ -510,12 +526,69 @@ std::vector<std::uint8_t> SqliteStore::unseal(std::vector<std::uint8_t> stored, 
 {
     if (!sealed)
         return stored;
-    auto secret = box_.open(stored, account);
-    if (!secret)
+    auto opened = box_.open(stored, account);
+    if (!opened) {
+        const std::string others = box_.other_key_ids();
         throw StoreError("a TOTP secret does not open with the secrets key " + box_.key_id() +
+                         (others.empty() ? "" : " nor with " + others) +
                          ": the key file or credential is not the one the database was "
                          "sealed with (docs/secrets.md)");
-    return std::move(*secret);
+    }
+    return std::move(opened->secret);
+}
+
+Store::ResealCount SqliteStore::reseal_secrets()
+{
+    ResealCount count;
+    std::size_t unopened = 0;
+    Transaction transaction(*this);
+    for (const bool active : {true, false}) {
+        // Secrets that another key than the current one opens (or, from a database older than
+        // sealing, no key at all because they are in clear).
+        std::vector<std::pair<std::int64_t, std::vector<std::uint8_t>>> stale;
+        {
+            auto statement =
+                prepare(active ? "SELECT account_id, secret, sealed FROM enrolments"
+                               : "SELECT account_id, secret, sealed FROM pending_enrolments");
+            while (statement.step()) {
+                const std::int64_t account = statement.integer(0);
+                if (statement.integer(2) == 0) {
+                    stale.emplace_back(account, statement.blob(1));
+                    continue;
+                }
+                auto opened = box_.open(statement.blob(1), account);
+                if (!opened)
+                    ++unopened;
+                else if (opened->by_current_key)
+                    ++count.already_current;
+                else
+                    stale.emplace_back(account, std::move(opened->secret));
+            }
+        }
+        for (auto& [account, secret] : stale) {
+            if (unopened == 0)
+                prepare(active ? "UPDATE enrolments SET secret = ?, sealed = 1 WHERE account_id = ?"
+                               : "UPDATE pending_enrolments SET secret = ?, sealed = 1 "
+                                 "WHERE account_id = ?")
+                    .bind_blob(1, box_.seal(secret, account))
+                    .bind(2, account)
+                    .run();
+            explicit_bzero(secret.data(), secret.size());
+        }
+        count.resealed += stale.size();
+    }
+    if (unopened != 0) {
+        const std::string others = box_.other_key_ids();
+        throw StoreError(std::to_string(unopened) + " TOTP secret(s) open with none of the " +
+                         "secrets keys (" + box_.key_id() + (others.empty() ? "" : ", " + others) +
+                         "): nothing was resealed (docs/secrets.md)");
+    }
+    transaction.commit();
+
+    // Also when nothing was resealed: a run whose checkpoint a reader stopped is completed by
+    // running it again.
+    truncate_write_ahead_log();
+    return count;
 }
 
 std::optional<ActiveEnrolment> SqliteStore::active_enrolment(std::int64_t account)
@@ -907,8 +980,11 @@ void SqliteStore::record_history(std::int64_t account, const HistoryEntry& entry
             .bind(3, static_cast<std::int64_t>(outbox_limit))
             .run();
     }
-    prepare("DELETE FROM history WHERE account_id = ? AND id NOT IN "
-            "(SELECT id FROM history WHERE account_id = ? ORDER BY id DESC LIMIT ?)")
+    // Ids grow with time: everything at or below the keep+1-th newest id goes. One walk down the
+    // (account_id, id) index, where NOT IN (... LIMIT keep) built a temporary table of the kept
+    // ids and compared every row of the account with it.
+    prepare("DELETE FROM history WHERE account_id = ? AND id <= "
+            "(SELECT id FROM history WHERE account_id = ? ORDER BY id DESC LIMIT 1 OFFSET ?)")
         .bind(1, account)
         .bind(2, account)
         .bind(3, static_cast<std::int64_t>(keep))

@@ -24,10 +24,10 @@ void ensure_private_directory(const std::string& database_path);
 class SqliteStore final : public Store {
 public:
     // Opens (creating if needed) the database at `path`, creating its directory with mode 0700.
-    // TOTP secrets are sealed with `secrets_key` (secret_box.hpp); secrets a database from
-    // before sealing still holds in clear are sealed when it opens. Throws StoreError when a
-    // sealed secret does not open with this key.
-    SqliteStore(const std::string& path, std::vector<std::uint8_t> secrets_key);
+    // TOTP secrets are sealed with the current key of `secrets_keys` and opened with any of
+    // its keys (secret_box.hpp); secrets a database from before sealing still holds in clear
+    // are sealed when it opens. Throws StoreError when a sealed secret opens with no key.
+    SqliteStore(const std::string& path, KeyRing secrets_keys);
     ~SqliteStore() override;
     SqliteStore(const SqliteStore&) = delete;
     SqliteStore& operator=(const SqliteStore&) = delete;
@@ -80,6 +80,7 @@ public:
                       std::size_t max_devices) override;
     std::vector<StoredDevice> devices(std::int64_t account, std::int64_t now) override;
     std::size_t forget_devices(std::int64_t account, std::optional<std::int64_t> id) override;
+    ResealCount reseal_secrets() override;
 
 private:
     class Statement;
@@ -90,6 +91,9 @@ private:
     void migrate();
     void close_after_failed_open() noexcept;
     void seal_plaintext_secrets();
+    // Folds the write-ahead log into the database and empties it, so that the pages a secret
+    // was overwritten in (zeroed there by secure_delete) leave no older copy behind.
+    void truncate_write_ahead_log();
     std::vector<std::uint8_t> unseal(std::vector<std::uint8_t> stored, bool sealed,
                                      std::int64_t account) const;
     void retire_account(std::int64_t account, std::int64_t now);
@@ -97,7 +101,7 @@ private:
     void write_recovery_codes(std::int64_t account, const std::vector<std::string>& code_hashes,
                               std::int64_t now);
 
-    SecretBox box_;
+    KeyRing box_;
     sqlite3* db_ = nullptr;
     // Prepared once and kept for the life of the connection; the key is the SQL literal.
     std::unordered_map<const void*, sqlite3_stmt*> statements_;

@@ -20,6 +20,8 @@
 
 namespace fotoauthd {
 
+class SharedLimits;
+
 class StoreError : public std::runtime_error {
 public:
     using std::runtime_error::runtime_error;
@@ -116,9 +118,32 @@ struct DriftRecord {
     std::int64_t at = 0;      // unix time of the last measurement
 };
 
+// A password change made through another daemon of a fleet (docs/fleet.md).
+struct PasswordChangeNotice {
+    std::string name;  // the account's name where it changed
+    std::int64_t uid = 0;
+    std::string server;  // the server_name of the daemon that handled it
+};
+
 class Store {
 public:
     virtual ~Store() = default;
+
+    // A store that several daemons share counts rate limits and holds locks itself, on its own
+    // clock (shared_limits.hpp); a store of one daemon returns nothing, and the daemon keeps its
+    // windows in memory.
+    virtual SharedLimits* shared_limits() { return nullptr; }
+
+    // A store that several daemons share carries password changes between them: one daemon
+    // announces a change, every other collects it at its next call of password_changes_elsewhere
+    // (which never waits) and ends the user's sessions on its own server. A store of one daemon
+    // has nobody to tell.
+    virtual void announce_password_change(const std::string& name, uid_t uid)
+    {
+        (void)name;
+        (void)uid;
+    }
+    virtual std::vector<PasswordChangeNotice> password_changes_elsewhere() { return {}; }
 
     // The id of the account this key names. An existing account whose uid no longer matches is
     // retired first (`retired` is then set). With `create` unset, nothing when there is none.
@@ -216,6 +241,16 @@ public:
     virtual std::vector<StoredDevice> devices(std::int64_t account, std::int64_t now) = 0;
     // Forgets one device by id, or all of them when `id` is empty; returns how many.
     virtual std::size_t forget_devices(std::int64_t account, std::optional<std::int64_t> id) = 0;
+
+    // Seals again with the current key every TOTP secret (active and pending enrolments) that
+    // another key of the ring opens, in one transaction (`fotoauthd --reseal-secrets`, the
+    // second step of a key rotation). Throws StoreError, having changed nothing, when a secret
+    // opens with no key of the ring.
+    struct ResealCount {
+        std::size_t resealed = 0;
+        std::size_t already_current = 0;
+    };
+    virtual ResealCount reseal_secrets() = 0;
 };
 
 }  // namespace fotoauthd

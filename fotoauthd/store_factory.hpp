@@ -3,6 +3,7 @@
 #pragma once
 
 #include "config.hpp"
+#include "secret_box.hpp"
 #include "store.hpp"
 
 #include <cstdint>
@@ -12,9 +13,9 @@
 
 namespace fotoauthd {
 
-// `secrets_key` seals the TOTP secrets in either backend; with PostgreSQL every server of the
-// fleet must hold the same one. Throws StoreError when the store cannot be opened.
-std::unique_ptr<Store> make_store(const Config& config, std::vector<std::uint8_t> secrets_key);
+// `secrets_keys` seal and open the TOTP secrets in either backend; with PostgreSQL every server
+// of the fleet must hold the same keys. Throws StoreError when the store cannot be opened.
+std::unique_ptr<Store> make_store(const Config& config, KeyRing secrets_keys);
 
 // The name this daemon writes into the history: `server_name`, else the host name.
 std::string server_name(const Config& config);

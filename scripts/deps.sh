@@ -28,6 +28,7 @@ FOTOSTUDIO_TEST_PACKAGES=(
     sqlite3
     python3-pexpect
     python3-pytest
+    python3-cryptography  # key rotation: the sealed secrets opened independently of fotoauthd
     openssh-server      # end-to-end: a private sshd
     openssh-client
     iproute2

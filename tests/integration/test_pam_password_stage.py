@@ -8,10 +8,8 @@ user's trusted devices and ends the user's other sessions.
 pam-driver plays passwd. Run by root it changes any user's password without the old one, as
 `passwd NAME` does; a setuid-root copy started by the user (SetuidDriver) is asked for the old
 password first, as `passwd` is when a user runs it."""
-import pwd
 import re
 import secrets
-import signal
 import subprocess
 import sys
 
@@ -21,6 +19,8 @@ from daemon_admin import devices
 from pam_harness import (CODE_PROMPT, PASSWORD_PROMPT, SetuidDriver, assert_logged_in, log_in,
                          login_stack, make_ssh_key, module_line, shadow_hash)
 from support.enrolment import enrol
+from support.login_sessions import (as_account, ended_by_sigterm, idle_session,
+                                    in_new_login_session)
 from support.protocol import Field, MessageType, Status, reply
 
 PASSWD = "passwd"
@@ -152,33 +152,7 @@ def test_the_counts_are_not_shown_when_the_application_asks_for_silence(pam, dae
 # --- whose sessions end ---
 #
 # Without logind (as in this container; session_manager = procfs makes it certain) the daemon
-# ends the processes of the user's other audit sessions. Each "login session" here is what
-# pam_loginuid makes at login: a process writes the user's uid to /proc/self/loginuid, and the
-# kernel gives it and its children a new audit session id.
-
-NEW_LOGIN_SESSION = 'echo "$1" > /proc/self/loginuid; shift; exec "$@"'
-
-
-def in_new_login_session(user, command):
-    return ["sh", "-c", NEW_LOGIN_SESSION, "login-session", str(user.uid), *command]
-
-
-def as_account(user, command):
-    return ["setpriv", f"--reuid={user.uid}", f"--regid={pwd.getpwnam(user.name).pw_gid}",
-            "--init-groups", *command]
-
-
-def idle_session(user):
-    """A process of the user in a login session of its own, like an idle ssh login's shell."""
-    return subprocess.Popen(in_new_login_session(user, as_account(user, ["sleep", "600"])))
-
-
-def ended_by_sigterm(process):
-    try:
-        return process.wait(timeout=10) == -signal.SIGTERM
-    except subprocess.TimeoutExpired:
-        return False
-
+# ends the processes of the user's other audit sessions (support/login_sessions.py).
 
 @pytest.fixture
 def sessions():

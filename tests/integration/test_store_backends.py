@@ -15,14 +15,14 @@ from pathlib import Path
 import pytest
 
 from conftest import RAISED_LIMITS
-from support.daemon import Daemon
 from support.enrolment import STEP, enrol, totp
+from support.fleet import fleet_daemon
 from support.paths import BUILD
 from support.postgres import PostgresCluster
 from support.protocol import Field, MessageType, Status, request
 
 STORE_CONTRACT = BUILD / "tests" / "store" / "store-contract"
-CONTRACT_TESTS = 21
+CONTRACT_TESTS = 24
 
 
 @pytest.fixture(scope="module")
@@ -59,20 +59,10 @@ def test_the_store_contract_holds_on_sqlite():
 
 
 def postgres_daemon(cluster, database, server_name, key_from=None):
-    """A started fotoauthd keeping its state in `database`; with key_from, the keys are copied
-    from that daemon's state folder first, as docs/fleet.md tells an administrator.
-    Two steps ahead are accepted, so that two servers can each take a fresh code at once."""
-    running = Daemon(extra_config=RAISED_LIMITS +
-                     "totp_window = 2\n"
-                     "store = postgresql\n"
-                     f"postgresql = {cluster.conninfo(database)}\n"
-                     f"server_name = {server_name}\n")
-    if key_from:
-        state = running.database.parent
-        state.mkdir(mode=0o700)
-        for key in ("secrets.key", "shadow-digest.key"):
-            shutil.copy2(key_from.database.parent / key, state / key)
-    return running.start()
+    """A started fotoauthd on `database` (support/fleet.py). Two steps ahead are accepted, so
+    that two servers can each take a fresh code at once."""
+    return fleet_daemon(cluster.conninfo(database), server_name, key_from,
+                        extra_config=RAISED_LIMITS + "totp_window = 2\n")
 
 
 def login(daemon, user, code):

@@ -2,6 +2,7 @@
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import tempfile
 import time
@@ -14,9 +15,10 @@ from .unit_confinement import apply_umask, setpriv_prefix
 class Daemon:
     """A running fotoauthd. Use as a context manager; the log is kept in self.log_path."""
 
-    def __init__(self, workdir=None, extra_config="", confined=False):
+    def __init__(self, workdir=None, extra_config="", confined=False, wrapper=()):
         """confined: start it under the capabilities, NoNewPrivileges= and UMask= of
-        etc/systemd/fotoauthd.service (support/unit_confinement.py), as the end-to-end tests do."""
+        etc/systemd/fotoauthd.service (support/unit_confinement.py), as the end-to-end tests do.
+        wrapper: a command the daemon's command line is appended to (unshare, ...)."""
         self.dir = Path(workdir or tempfile.mkdtemp(prefix="fsauth-daemon-"))
         os.chmod(self.dir, 0o755)
         self.socket = self.dir / "run" / "socket"
@@ -29,6 +31,7 @@ class Daemon:
             f"{extra_config}\n")
         self.process = None
         self.confined = confined
+        self.wrapper = list(wrapper)
 
     def start(self, timeout=10.0):
         log = open(self.log_path, "ab")
@@ -37,16 +40,27 @@ class Daemon:
         if self.confined:
             command = setpriv_prefix() + command
             preexec = apply_umask()
+        command = self.wrapper + command
         self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT,
                                         stdin=subprocess.DEVNULL, preexec_fn=preexec)
+        # The socket file appears when the daemon binds it, a moment before it listens on it:
+        # a connection in between would be refused. Ready means a connection is accepted.
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if self.socket.exists():
+            if self.socket.exists() and self._accepts_connections():
                 return self
             if self.process.poll() is not None:
                 raise RuntimeError(f"fotoauthd exited early:\n{self.log()}")
             time.sleep(0.02)
-        raise RuntimeError(f"fotoauthd did not create its socket:\n{self.log()}")
+        raise RuntimeError(f"fotoauthd does not listen on its socket:\n{self.log()}")
+
+    def _accepts_connections(self):
+        with socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET) as probe:
+            try:
+                probe.connect(str(self.socket))
+                return True
+            except (ConnectionRefusedError, FileNotFoundError):
+                return False
 
     def stop(self):
         if self.process and self.process.poll() is None:

@@ -1,0 +1,65 @@
+// Rate-limit windows and locks kept in a store that several daemons share (docs/fleet.md).
+//
+// On one server the windows live in the daemon's memory on its monotonic clock. In a fleet, an
+// attempt counted on one server must count on every other, and a lock earned on one must hold
+// on all at once; the servers' monotonic clocks cannot be compared, so the store counts and
+// times everything itself, on its own clock, and serialises the attempts on one key so that the
+// counts from all servers add up exactly (the attempt that fills a window is seen by exactly one
+// server). Nothing here is cached: every question goes to the store.
+#pragma once
+
+#include "store.hpp"
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace fotoauthd {
+
+// One kind of window: its name in the store ("login-source", "code", ...) and its limit.
+struct WindowSpec {
+    std::string name;
+    std::int64_t attempts = 0;
+    std::int64_t window_ms = 0;
+};
+
+// A window that is full now.
+struct SharedFullWindow {
+    std::string key;
+    std::string label;
+    std::int64_t free_in_ms = 0;  // until its oldest counted attempt leaves it
+    std::int64_t free_at = 0;     // the same moment in unix time (the store's clock)
+    std::int64_t attempts = 0;
+};
+
+class SharedLimits {
+public:
+    virtual ~SharedLimits() = default;
+
+    // Milliseconds until `key` may make another attempt; 0 when it may now.
+    virtual std::int64_t wait_ms(const WindowSpec& spec, const std::string& key) = 0;
+    // Counts an attempt and returns how many attempts the window holds after it. Attempts
+    // beyond the limit are not kept: the count never exceeds `spec.attempts`.
+    virtual std::int64_t record_attempt(const WindowSpec& spec, const std::string& key,
+                                        const std::string& label) = 0;
+    // Forgets the attempts of `key` (or of every key starting with it, with `prefix`); returns
+    // how many keys had attempts.
+    virtual std::size_t clear_attempts(const WindowSpec& spec, const std::string& key,
+                                       bool prefix) = 0;
+    virtual std::vector<SharedFullWindow> full_windows(const WindowSpec& spec) = 0;
+
+    // The lock of (account, channel) while it runs on the store's clock. A lock that would run
+    // longer than `longest_s` from now (the store's clock was set back) is cut to that first.
+    virtual std::optional<StoredLock> running_lock(std::int64_t account, const std::string& channel,
+                                                   std::int64_t longest_s) = 0;
+    // Locks (account, channel) for `duration_s` from the store's now; returns the lock's end.
+    virtual std::int64_t start_lock(std::int64_t account, const std::string& channel,
+                                    std::int64_t duration_s, std::int64_t failures) = 0;
+    // Counts one more attempt refused by a running lock.
+    virtual void count_lock_refusal(std::int64_t account, const std::string& channel) = 0;
+    // Every lock running now on the store's clock, with the account's name.
+    virtual std::vector<StoredLock> running_locks() = 0;
+};
+
+}  // namespace fotoauthd

@@ -1,0 +1,185 @@
+"""Rate limits and locks across a fleet (docs/fleet.md): two real daemons, two "servers" with
+their own sockets and server names, keep their state in one PostgreSQL database of a private
+cluster (support/postgres.py). Attempts through both add up, a lock earned through one holds
+on the other at once, root's unlock or unblock through either clears it for both, and of
+eight logins racing with one recovery code through both servers exactly one passes. A password
+changed through one server ends the user's sessions on the other (LISTEN/NOTIFY).
+
+The daemons run with the default limits: 5 wrong codes lock for an hour, 5 logins per source
+per minute.
+"""
+import contextlib
+import os
+import re
+import subprocess
+import threading
+
+import pytest
+
+from conftest import RAISED_LIMITS
+from support.enrolment import enrol, unused_code
+from support.fleet import OTHER_MACHINE, fleet_daemon, stop_all
+from support.login_sessions import ended_by_sigterm, idle_session
+from support.paths import FOTOAUTHCTL
+from support.postgres import PostgresCluster
+from support.protocol import Field, MessageType, Status, request
+
+CODE_ATTEMPTS = 5    # default code_attempts: the 5th wrong code locks
+SOURCE_ATTEMPTS = 5  # default login_source_attempts per login_source_window (60 s)
+ADDRESS = "198.51.100.44"
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    with PostgresCluster() as running:
+        yield running
+
+
+@contextlib.contextmanager
+def two_servers(cluster, extra_config=""):
+    """Two daemons, "alpha" and "beta", on one fresh database, with the same keys."""
+    database = cluster.new_database()
+    alpha = beta = None
+    try:
+        alpha = fleet_daemon(cluster.conninfo(database), "alpha", extra_config=extra_config)
+        beta = fleet_daemon(cluster.conninfo(database), "beta", key_from=alpha, extra_config=extra_config)
+        yield alpha, beta
+    finally:
+        stop_all(alpha, beta)
+
+
+@pytest.fixture
+def fleet(cluster):
+    """Two servers with the default limits."""
+    with two_servers(cluster) as servers:
+        yield servers
+
+
+def fields(user, address=ADDRESS):
+    return {Field.USER: user, Field.SERVICE: "sshd", Field.REMOTE_HOST: address}
+
+
+def verify(daemon, user, code):
+    return request(daemon.socket, MessageType.AUTH_VERIFY, {**fields(user), Field.CODE: code})
+
+
+def query(daemon, user):
+    return request(daemon.socket, MessageType.AUTH_QUERY, fields(user))
+
+
+def ctl(daemon, *args):
+    result = subprocess.run([str(FOTOAUTHCTL), "--socket", str(daemon.socket), *args],
+                            capture_output=True, text=True, timeout=30,
+                            env={**os.environ, "TZ": "UTC"})
+    assert result.returncode == 0, (result.stdout, result.stderr, daemon.log())
+    return result.stdout
+
+
+def test_wrong_codes_through_both_servers_add_up_to_one_lock_and_either_unlocks(fleet, user):
+    alpha, beta = fleet
+    enrolment = enrol(alpha.socket, user.name)
+
+    # Five wrong codes, alternating between the servers: the fifth locks, wherever it lands.
+    servers = [alpha, beta, alpha, beta, alpha]
+    answers = [verify(server, user.name, unused_code(enrolment.secret)).status
+               for server in servers]
+    assert answers == [Status.REJECTED] * CODE_ATTEMPTS, (alpha.log(), beta.log())
+    locked = [query(server, user.name) for server in (alpha, beta)]
+    assert [answer.status for answer in locked] == [Status.LOCKED] * 2
+    assert locked[0].get(Field.LOCKED_UNTIL) == locked[1].get(Field.LOCKED_UNTIL)
+    # One lock, made once: one server logged it, and both list the same one.
+    logs = alpha.log() + beta.log()
+    assert logs.count("Account locked after too many wrong verification codes") == 1, logs
+    for server in (alpha, beta):
+        rows = [line for line in ctl(server, "lockouts").splitlines()
+                if line.strip().startswith(user.name)]
+        assert len(rows) == 1, rows
+    # The right code is refused while locked, on both.
+    assert verify(beta, user.name, enrolment.next_code()).status == Status.LOCKED
+
+    # Root unlocks through the other server: both let the user in again at once.
+    assert "1 lock" in ctl(beta, "unlock", user.name)
+    assert query(alpha, user.name).status == Status.CODE_REQUIRED
+    assert query(beta, user.name).status == Status.CODE_REQUIRED
+    assert verify(alpha, user.name, enrolment.next_code()).status == Status.OK, alpha.log()
+    assert "No account is locked" in ctl(alpha, "lockouts")
+
+
+def test_logins_from_one_address_count_on_both_servers_and_either_unblocks(fleet, user):
+    alpha, beta = fleet
+    servers = [alpha, beta, alpha, beta, beta]
+    answers = [request(server.socket, MessageType.PREAUTH, fields(user.name)).status
+               for server in servers]
+    assert answers == [Status.OK] * SOURCE_ATTEMPTS, (alpha.log(), beta.log())
+    for server in (alpha, beta):
+        refused = request(server.socket, MessageType.PREAUTH, fields(user.name))
+        assert refused.status == Status.RATE_LIMITED
+        assert 0 < refused.get(Field.RETRY_AFTER) <= 60
+        assert re.search(rf"^\s*{re.escape(ADDRESS)}\s", ctl(server, "lockouts"), re.M)
+
+    ctl(alpha, "unblock", ADDRESS)
+    for server in (beta, alpha):
+        assert request(server.socket, MessageType.PREAUTH,
+                       fields(user.name)).status == Status.OK
+
+
+def test_eight_logins_racing_with_one_recovery_code_on_two_servers_have_one_winner(cluster,
+                                                                                   user):
+    # With the default limits the fifth replay would lock the account: raised here, so that
+    # every loser gets its own answer, a rejection.
+    with two_servers(cluster, RAISED_LIMITS) as (alpha, beta):
+        race_with_one_recovery_code(alpha, beta, user)
+
+
+def race_with_one_recovery_code(alpha, beta, user):
+    enrolment = enrol(alpha.socket, user.name)
+    code = enrolment.recovery_codes[0]
+    start = threading.Barrier(8)
+    answers = []
+
+    def login(server):
+        start.wait()
+        answers.append(verify(server, user.name, code).status)
+
+    threads = [threading.Thread(target=login, args=((alpha, beta)[i % 2],)) for i in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert sorted(answers) == sorted([Status.OK] + [Status.REJECTED] * 7), (alpha.log(),
+                                                                              beta.log())
+    for server in (alpha, beta):
+        status = request(server.socket, MessageType.STATUS, {Field.USER: user.name})
+        assert status.get(Field.CODES_LEFT) == 9
+
+
+def test_a_password_change_on_one_server_ends_the_users_sessions_on_the_other(cluster, user):
+    database = cluster.new_database()
+    alpha = beta = session = None
+    try:
+        # alpha sees no process of this machine (support/fleet.py); beta sees the user's session.
+        alpha = fleet_daemon(cluster.conninfo(database), "alpha", extra_config="session_manager = procfs\n",
+                             wrapper=OTHER_MACHINE)
+        beta = fleet_daemon(cluster.conninfo(database), "beta", key_from=alpha,
+                            extra_config="session_manager = procfs\n")
+        session = idle_session(user)
+
+        # What the password stage of pam_fotostudio tells alpha after passwd changed it there.
+        changed = request(alpha.socket, MessageType.PASSWORD_CHANGED,
+                          {Field.USER: user.name, Field.SERVICE: "passwd"})
+        assert changed.status == Status.OK, alpha.log()
+        assert changed.get(Field.COUNT) == 0  # no session of the user on alpha itself
+
+        assert ended_by_sigterm(session), beta.log()
+        elsewhere = [line for line in beta.log().splitlines()
+                     if "FOTOSTUDIO_EVENT=password-changed-elsewhere" in line]
+        assert len(elsewhere) == 1, beta.log()
+        assert f"USER={user.name}" in elsewhere[0] and "SERVER=alpha" in elsewhere[0]
+        assert "SESSIONS_ENDED=1" in elsewhere[0]
+        # The server that made the change does not take its own announcement again.
+        assert "password-changed-elsewhere" not in alpha.log()
+    finally:
+        if session and session.poll() is None:
+            session.kill()
+            session.wait()
+        stop_all(alpha, beta)
