@@ -840,6 +840,53 @@ void a_lock_holds_on_every_server_on_the_database_clock(void**)
                              [&](const StoredLock& lock) { return lock.account == id; }));
 }
 
+// Rotating the secrets key (docs/secrets.md): a store holding the new key and the old one opens
+// every secret, reseals each once with the new key, and the old key alone opens none after.
+void a_new_key_reseals_every_secret_once(void**)
+{
+    const std::string secret = "ROTATE-ME-0123456789";
+    const auto id = enrolled("rex", secret);
+    const auto waiting = account(*env.a, "roz");
+    env.a->save_pending_enrolment(waiting, {bytes(secret), VerificationMode::Always, kNow});
+    const auto total =
+        static_cast<std::size_t>(std::stoll(raw_sql("SELECT (SELECT count(*) FROM enrolments) + "
+                                                    "(SELECT count(*) FROM pending_enrolments)")));
+
+    const std::vector<std::uint8_t> new_key(SecretBox::kKeyBytes, 0x6b);
+    const auto open_with = [&](KeyRing keys) -> std::unique_ptr<Store> {
+        if (postgres())
+            return std::make_unique<PostgresStore>(env.target, std::move(keys), "server-c");
+        return std::make_unique<SqliteStore>(env.target, std::move(keys));
+    };
+    auto rotated = open_with(KeyRing(new_key, {secrets_key()}));
+    assert_true(rotated->active_enrolment(id)->secret == bytes(secret));
+
+    const auto first = rotated->reseal_secrets();
+    assert_int_equal(first.resealed, total);
+    assert_int_equal(first.already_current, 0);
+    const auto again = rotated->reseal_secrets();
+    assert_int_equal(again.resealed, 0);
+    assert_int_equal(again.already_current, total);
+
+    // The old key alone opens nothing now (fails closed); the new one alone opens everything.
+    bool refused = false;
+    try {
+        (void)env.a->active_enrolment(id);
+    } catch (const StoreError&) {
+        refused = true;
+    }
+    assert_true(refused);
+    auto only_new = open_with(KeyRing(new_key));
+    assert_true(only_new->active_enrolment(id)->secret == bytes(secret));
+    assert_true(only_new->pending_enrolment(waiting)->secret == bytes(secret));
+
+    // Back to the old key for the tests that follow.
+    only_new.reset();
+    rotated = open_with(KeyRing(secrets_key(), {new_key}));
+    assert_int_equal(rotated->reseal_secrets().resealed, total);
+    assert_true(env.a->active_enrolment(id)->secret == bytes(secret));
+}
+
 int open_both(void**)
 {
     const char* spec = std::getenv("FOTOSTUDIO_STORE");
@@ -902,6 +949,7 @@ int main()
         cmocka_unit_test(attempts_from_two_daemons_add_up_exactly),
         cmocka_unit_test(a_window_frees_itself_and_is_cleared_by_key_or_prefix),
         cmocka_unit_test(a_lock_holds_on_every_server_on_the_database_clock),
+        cmocka_unit_test(a_new_key_reseals_every_secret_once),
     };
     return cmocka_run_group_tests(tests, open_both, close_both);
 }
