@@ -361,6 +361,8 @@ constexpr auto kAnswerDeadline = std::chrono::milliseconds(2500);
 // one waits (see connection()).
 constexpr auto kConnectPause = std::chrono::seconds(5);
 constexpr auto kSlowConnect = std::chrono::milliseconds(500);
+// At most this many prepared statements per connection (the daemon has about a hundred).
+constexpr std::size_t kMostPrepared = 512;
 
 // The result of what was sent last on `conn` (its first error when a statement failed), or
 // nullptr when no complete answer came before `deadline`.
@@ -401,6 +403,7 @@ void PostgresStore::connect()
     const char* keywords[] = {"connect_timeout", "application_name", "dbname", nullptr};
     const char* values[] = {kConnectTimeoutSeconds, "fotoauthd", conninfo_.c_str(), nullptr};
     PQfinish(conn_);
+    prepared_.clear();  // prepared statements belong to the session that prepared them
     conn_ = PQconnectdbParams(keywords, values, 1);
     if (!conn_)
         throw StoreError("postgresql: out of memory");
@@ -477,6 +480,36 @@ pg_conn* PostgresStore::connection()
     return conn_;
 }
 
+const std::string* PostgresStore::prepared(pg_conn* conn, const char* sql)
+{
+    // The daemon's statements are few and fixed: each is parsed once per connection and then
+    // only executed (the server plans it once too, after a few runs), instead of being parsed and
+    // planned again at every call. Only the four plain kinds can be prepared, and the table is
+    // bounded in case a statement text ever varies.
+    std::string text(sql);
+    if (const auto found = prepared_.find(text); found != prepared_.end())
+        return &found->second;
+    const bool plain = text.starts_with("SELECT") || text.starts_with("INSERT") ||
+                       text.starts_with("UPDATE") || text.starts_with("DELETE") ||
+                       text.starts_with("WITH");
+    if (!plain || prepared_.size() >= kMostPrepared)
+        return nullptr;
+
+    std::string name = "fotoauthd_" + std::to_string(prepared_.size() + 1);
+    if (!PQsendPrepare(conn, name.c_str(), sql, 0, nullptr))
+        throw StoreError("postgresql: " + first_line(PQerrorMessage(conn)));
+    PGresult* answer = answer_before(conn, std::chrono::steady_clock::now() + kAnswerDeadline);
+    if (!answer) {
+        PQfinish(conn_);
+        conn_ = nullptr;
+        throw StoreError("postgresql: no answer within 2.5 seconds; the connection is dropped");
+    }
+    Result result(answer);
+    if (!result.succeeded())
+        throw StoreError("postgresql: " + first_line(PQerrorMessage(conn)));
+    return &prepared_.emplace(std::move(text), std::move(name)).first->second;
+}
+
 PostgresStore::Result PostgresStore::run(const char* sql, std::initializer_list<Param> params)
 {
     std::vector<const char*> values;
@@ -489,9 +522,14 @@ PostgresStore::Result PostgresStore::run(const char* sql, std::initializer_list<
     }
 
     pg_conn* conn = connection();
+    const std::string* name = prepared(conn, sql);
     const auto deadline = std::chrono::steady_clock::now() + kAnswerDeadline;
-    if (!PQsendQueryParams(conn, sql, static_cast<int>(values.size()), nullptr, values.data(),
-                           lengths.data(), formats.data(), 0))
+    const int count = static_cast<int>(values.size());
+    const int sent = name ? PQsendQueryPrepared(conn, name->c_str(), count, values.data(),
+                                                lengths.data(), formats.data(), 0)
+                          : PQsendQueryParams(conn, sql, count, nullptr, values.data(),
+                                              lengths.data(), formats.data(), 0);
+    if (!sent)
         throw StoreError("postgresql: " + first_line(PQerrorMessage(conn)));
     PGresult* answer = answer_before(conn, deadline);
     if (!answer) {
@@ -1075,8 +1113,12 @@ std::int64_t PostgresStore::wait_ms(const WindowSpec& spec, const std::string& k
 std::int64_t PostgresStore::record_attempt(const WindowSpec& spec, const std::string& key,
                                            const std::string& label)
 {
+    // The count commits without waiting for the disk (this statement's transaction only): an
+    // attempt lost in a crash of the database server gives an attacker a few guesses once, and
+    // a flush per login is the larger cost. Used codes and locks stay durable.
     auto row =
-        run("SELECT fotoauthd_count_attempt($1, $2, $3, $4, $5)",
+        run("SELECT fotoauthd_count_attempt($1, $2, $3, $4, $5), "
+            "set_config('synchronous_commit', 'off', true)",
             {spec.name, key, label, std::max<std::int64_t>(spec.attempts, 1), spec.window_ms});
     return row.integer(0, 0);
 }

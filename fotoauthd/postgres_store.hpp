@@ -10,6 +10,7 @@
 
 #include <chrono>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 struct pg_conn;
@@ -104,6 +105,9 @@ private:
     pg_conn* connection();
     void connect();
     Result run(const char* sql, std::initializer_list<Param> params = {});
+    // The name of `sql` prepared on `conn`, preparing it the first time; nothing for a statement
+    // that is not prepared (see the definition).
+    const std::string* prepared(pg_conn* conn, const char* sql);
     void migrate();
     std::vector<std::uint8_t> unseal(const std::vector<std::uint8_t>& sealed,
                                      std::int64_t account) const;
@@ -118,6 +122,7 @@ private:
     pg_conn* conn_ = nullptr;
     bool ever_connected_ = false;
     bool in_transaction_ = false;
+    std::unordered_map<std::string, std::string> prepared_;    // SQL text -> name, on conn_
     std::chrono::steady_clock::time_point next_connect_at_{};  // no connection attempt before
     int listening_on_ = 0;                // the server process that runs this daemon's LISTEN
     std::int64_t last_change_seen_ = -1;  // the newest password change taken, -1 before any
