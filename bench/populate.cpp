@@ -2,6 +2,7 @@
 // that the peers and fotoauthd hold the same users with the same secrets.
 //
 //   bench-populate --dir DIR --users N --tested T [--database PATH]
+//                  [--postgresql CONNINFO --secrets-key FILE]
 //
 // Writes into DIR:
 //   passwd          one passwd line per user (uid kFirstUid + i), for the benchmark's libnss-db
@@ -15,11 +16,20 @@
 // T users get ten recovery codes hashed as the daemon hashes them (yescrypt, cost 1), the code
 // bench_users.hpp derives; the others get ten copies of one such hash, of a code nobody types:
 // the rows are as many and as large as a real population's.
+//
+// With --postgresql, the same rows go into a fleet's PostgreSQL database (docs/fleet.md), whose
+// schema a first start of fotoauthd has created, by COPY. PostgreSQL holds only sealed secrets,
+// so each one is sealed here with the daemon's own SecretBox under the daemon's secrets key
+// (FILE: the secrets.key that first start wrote), bound to the account's id as the daemon binds
+// it. The account ids are given explicitly (1..N) for that reason.
 #include "bench_users.hpp"
 
 #include <crypt.h>
 #include <liboath/oath.h>
+#include <libpq-fe.h>
 #include <sqlite3.h>
+
+#include "secret_box.hpp"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -30,15 +40,20 @@
 #include <cstdio>
 #include <cstring>
 #include <ctime>
+#include <fstream>
+#include <iterator>
 #include <memory>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 namespace {
 
 struct Options {
     std::string dir;
     std::string database;
+    std::string postgresql;
+    std::string secrets_key;
     long users = 0;
     long tested = 0;
 };
@@ -55,6 +70,10 @@ bool parse(int argc, char** argv, Options& o)
             o.dir = value;
         else if (key == "--database")
             o.database = value;
+        else if (key == "--postgresql")
+            o.postgresql = value;
+        else if (key == "--secrets-key")
+            o.secrets_key = value;
         else if (key == "--users" && number)
             o.users = n;
         else if (key == "--tested" && number)
@@ -62,7 +81,8 @@ bool parse(int argc, char** argv, Options& o)
         else
             return false;
     }
-    return !o.dir.empty() && o.users > 0 && o.tested > 0 && argc % 2 == 1;
+    return !o.dir.empty() && o.users > 0 && o.tested > 0 && argc % 2 == 1 &&
+           o.postgresql.empty() == o.secrets_key.empty();
 }
 
 std::string base32(const std::string& bytes)
@@ -213,6 +233,123 @@ void write_database(const Options& o)
     sqlite3_close(db);
 }
 
+// One COPY ... FROM STDIN in libpq's text format: row() for each line, then finish(), which
+// reports whether the server took them all.
+class PostgresCopy {
+public:
+    PostgresCopy(PGconn* conn, const char* sql) : conn_(conn)
+    {
+        PGresult* started = PQexec(conn_, sql);
+        const bool ok = PQresultStatus(started) == PGRES_COPY_IN;
+        PQclear(started);
+        if (!ok)
+            throw std::runtime_error(std::string(sql) + ": " + PQerrorMessage(conn_));
+    }
+
+    void row(const std::string& line)
+    {
+        if (PQputCopyData(conn_, line.data(), static_cast<int>(line.size())) != 1)
+            throw std::runtime_error(std::string("COPY: ") + PQerrorMessage(conn_));
+    }
+
+    void finish()
+    {
+        if (PQputCopyEnd(conn_, nullptr) != 1)
+            throw std::runtime_error(std::string("COPY end: ") + PQerrorMessage(conn_));
+        PGresult* result = PQgetResult(conn_);
+        const bool ok = PQresultStatus(result) == PGRES_COMMAND_OK;
+        PQclear(result);
+        while ((result = PQgetResult(conn_)))
+            PQclear(result);
+        if (!ok)
+            throw std::runtime_error(std::string("COPY: ") + PQerrorMessage(conn_));
+    }
+
+private:
+    PGconn* conn_;
+};
+
+void execute(PGconn* conn, const char* sql)
+{
+    PGresult* result = PQexec(conn, sql);
+    const auto status = PQresultStatus(result);
+    PQclear(result);
+    if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK)
+        throw std::runtime_error(std::string(sql) + ": " + PQerrorMessage(conn));
+}
+
+std::vector<std::uint8_t> read_secrets_key(const std::string& path)
+{
+    std::ifstream file(path, std::ios::binary);
+    std::vector<std::uint8_t> key((std::istreambuf_iterator<char>(file)),
+                                  std::istreambuf_iterator<char>());
+    if (!file.good() && !file.eof())
+        throw std::runtime_error("cannot read the secrets key " + path);
+    return key;  // SecretBox refuses a key of the wrong size
+}
+
+// A sealed secret as a bytea value in COPY's text format: \x and hex digits, the backslash
+// doubled because COPY reads a backslash as an escape.
+std::string bytea_text(const std::vector<std::uint8_t>& bytes)
+{
+    return "\\\\x" + hex(std::string(bytes.begin(), bytes.end()));
+}
+
+void write_postgresql(const Options& o)
+{
+    const fotoauthd::SecretBox box(read_secrets_key(o.secrets_key));
+    PGconn* conn = PQconnectdb(o.postgresql.c_str());
+    if (PQstatus(conn) != CONNECTION_OK) {
+        const std::string message = PQerrorMessage(conn);
+        PQfinish(conn);
+        throw std::runtime_error("cannot connect to PostgreSQL: " + message);
+    }
+    try {
+        execute(conn, "BEGIN");
+        const std::string now = std::to_string(std::time(nullptr));
+        const std::string filler_hash = yescrypt("ZZZZ-ZZZZ-ZZZZ");
+
+        // One table after the other: COPY streams one table at a time.
+        PostgresCopy accounts(conn, "COPY accounts (id, name, uid, local, created_at) FROM STDIN");
+        for (long i = 0; i < o.users; ++i)
+            accounts.row(std::to_string(i + 1) + "\t" + fsbench::user_name(i) + "\t" +
+                         std::to_string(fsbench::kFirstUid + i) + "\tf\t" + now + "\n");
+        accounts.finish();
+
+        PostgresCopy enrolments(conn, "COPY enrolments (account_id, secret, mode, active_since, "
+                                      "last_step) FROM STDIN");
+        for (long i = 0; i < o.users; ++i) {
+            const std::string secret = fsbench::secret_of(i);
+            const auto sealed = box.seal(
+                {reinterpret_cast<const std::uint8_t*>(secret.data()), secret.size()}, i + 1);
+            enrolments.row(std::to_string(i + 1) + "\t" + bytea_text(sealed) + "\talways\t" + now +
+                           "\t0\n");
+        }
+        enrolments.finish();
+
+        PostgresCopy codes(conn, "COPY recovery_codes (account_id, hash, created_at) FROM STDIN");
+        for (long i = 0; i < o.users; ++i) {
+            const bool tested = i >= o.users - o.tested;
+            for (int slot = 0; slot < fsbench::kRecoveryCodes; ++slot)
+                codes.row(std::to_string(i + 1) + "\t" +
+                          (tested ? yescrypt(fsbench::recovery_code(i, slot)) : filler_hash) +
+                          "\t" + now + "\n");
+        }
+        codes.finish();
+
+        // The ids were given, so the identity goes on after them; then fresh statistics, as a
+        // database that has lived a while would have.
+        execute(conn, "SELECT setval(pg_get_serial_sequence('accounts', 'id'), "
+                      "(SELECT max(id) FROM accounts))");
+        execute(conn, "COMMIT");
+        execute(conn, "ANALYZE");
+    } catch (...) {
+        PQfinish(conn);
+        throw;
+    }
+    PQfinish(conn);
+}
+
 }  // namespace
 
 int main(int argc, char** argv)
@@ -220,7 +357,7 @@ int main(int argc, char** argv)
     Options o;
     if (!parse(argc, argv, o)) {
         std::fprintf(stderr, "usage: bench-populate --dir DIR --users N --tested T "
-                             "[--database PATH]\n");
+                             "[--database PATH] [--postgresql CONNINFO --secrets-key FILE]\n");
         return 2;
     }
     try {
@@ -229,6 +366,8 @@ int main(int argc, char** argv)
         write_flat_files(o);
         if (!o.database.empty())
             write_database(o);
+        if (!o.postgresql.empty())
+            write_postgresql(o);
     } catch (const std::exception& error) {
         std::fprintf(stderr, "bench-populate: %s\n", error.what());
         return 1;
