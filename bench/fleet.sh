@@ -30,6 +30,8 @@
 set -euo pipefail
 
 top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# shellcheck source=bench/common.sh
+source "$top/bench/common.sh"
 build=${FOTOSTUDIO_BUILD_DIR:-$top/build}
 pg_bin=/usr/lib/postgresql/15/bin
 users=1000
@@ -182,17 +184,7 @@ measure_round_trip() {
 # The benchmark's own limits, as run-compare.sh sets them: high enough that no run meets them.
 daemon_config() {
     local dir=$1 store=$2 name=$3
-    cat <<EOF
-socket = $dir/run/socket
-database = $dir/state/fotoauthd.sqlite
-login_source_attempts = 1000000
-login_source_window = 1
-login_user_attempts = 1000000
-login_user_window = 1
-code_attempts = 1000000
-code_window = 1
-max_tracked = 10000000
-EOF
+    bench_daemon_config "$dir"
     if [[ $store == postgresql ]]; then
         printf 'store = postgresql\npostgresql = %s\nserver_name = %s\n' "$pg_conninfo" "$name"
     fi

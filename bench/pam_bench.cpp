@@ -21,8 +21,8 @@
 // that user in each process first, so that loading the modules is not counted.
 //
 // --direct replaces libpam and the module with the requests the module sends (Preauth,
-// AuthQuery, AuthVerify), each on a new connection as the module does, or all three on one with
-// --one-connection: the daemon's own capacity.
+// AuthQuery, AuthVerify), each on a new connection, or all three on one with --one-connection
+// as the module sends them (one connection per pam_authenticate): the daemon's own capacity.
 //
 // Output: one line "result key=value ..." (the run script reads it) and a readable summary. The
 // exit status is 1 when --expect is given and some transaction ended otherwise.

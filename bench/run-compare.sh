@@ -17,6 +17,8 @@
 set -euo pipefail
 
 top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# shellcheck source=bench/common.sh
+source "$top/bench/common.sh"
 build=${FOTOSTUDIO_BUILD_DIR:-$top/build}
 populations="1 1000 100000 1000000"
 tx=1000
@@ -84,17 +86,7 @@ mount --bind "$work/nssdb" /var/lib/misc
 # The benchmark's own limits: high enough that no run meets them (docs/brute-force.md has the
 # defaults). Everything else is the default, synchronous=NORMAL in WAL mode included.
 daemon_config() {
-    cat <<EOF
-socket = $1/run/socket
-database = $1/state/fotoauthd.sqlite
-login_source_attempts = 1000000
-login_source_window = 1
-login_user_attempts = 1000000
-login_user_window = 1
-code_attempts = 1000000
-code_window = 1
-max_tracked = 10000000
-EOF
+    bench_daemon_config "$1"
 }
 
 start_daemon() {

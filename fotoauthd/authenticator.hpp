@@ -107,7 +107,9 @@ private:
     bool code_is_right(std::int64_t account, const ActiveEnrolment& enrolment,
                        std::string_view code);
     std::optional<StoredDevice> trusted_device_of(const Caller& caller, const Target& target,
-                                                  std::int64_t account, const Message& request);
+                                                  std::int64_t account,
+                                                  const ActiveEnrolment& enrolment,
+                                                  const Message& request);
     void remember_device(const Caller& caller, const Target& target, std::int64_t account,
                          const ActiveEnrolment& enrolment, const Message& request);
     bool login_is_suspicious(const Caller& caller, std::int64_t account, const Message& request);

@@ -328,8 +328,7 @@ void Server::arm_idle_timer(Connection& connection)
 
 void Server::serve(Connection& connection)
 {
-    // One byte more than the largest message, so that an oversized one is seen as such.
-    std::vector<std::uint8_t> buffer(proto::kMaxMessageSize + 1);
+    auto& buffer = receive_buffer_;
     const ssize_t received = ::recv(connection.fd, buffer.data(), buffer.size(), 0);
     if (received < 0 && (errno == EAGAIN || errno == EINTR))
         return;
@@ -374,8 +373,9 @@ void Server::serve(Connection& connection)
         // A client that does not read its answers is not waited for.
         keep_open = false;
     }
-    // Requests carry codes and answers may carry a secret or recovery codes.
-    explicit_bzero(buffer.data(), buffer.size());
+    // Requests carry codes and answers may carry a secret or recovery codes. recv wrote only
+    // `received` bytes; the rest holds zeros or what an earlier request left there, wiped then.
+    explicit_bzero(buffer.data(), static_cast<std::size_t>(received));
     explicit_bzero(bytes.data(), bytes.size());
 
     if (keep_open)

@@ -9,6 +9,7 @@
 
 #include <systemd/sd-event.h>
 
+#include <array>
 #include <chrono>
 #include <functional>
 #include <memory>
@@ -71,6 +72,9 @@ private:
     sd_event_source* tick_source_ = nullptr;
     bool has_room_for(uid_t uid) const;
 
+    // One byte more than the largest message, so that an oversized one is seen as such. A
+    // member rather than a local: zeroing 4 KiB for every request showed in the profile.
+    std::array<std::uint8_t, fotostudio::protocol::kMaxMessageSize + 1> receive_buffer_{};
     std::unordered_map<int, std::unique_ptr<Connection>> connections_;
     std::unordered_map<uid_t, std::size_t> per_uid_;
     std::size_t unprivileged_ = 0;

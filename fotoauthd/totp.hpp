@@ -50,8 +50,10 @@ struct Match {
 // wins (the latest unused step there, so that the same digits are not accepted twice), then the
 // one nearest to now.
 //
-// All candidate steps are always computed and compared, so the time taken does not depend on
-// which one matched.
+// All candidate steps of one call are computed and compared, so the time taken does not depend on
+// which one matched. The daemon calls it first without the drift search and again with it only
+// for a code the window did not accept: the time then tells accepted from refused, which the
+// answer tells anyway, and nothing about which step or how far off.
 Match match(std::span<const std::uint8_t> secret, std::string_view code, std::int64_t now,
             unsigned window, std::int64_t last_accepted_step, unsigned drift_search = 0);
 

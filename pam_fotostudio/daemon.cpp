@@ -92,13 +92,36 @@ Message password_changed(const Caller& caller, uid_t changed_by)
     return message;
 }
 
-client::Outcome exchange(const Options& options, const Message& request)
+client::Outcome DaemonLink::exchange(const Message& request)
 {
-    client::Connection connection;
-    auto opened = connection.open(options.socket_path, options.trusted_uid, options.timeout);
-    if (opened.failure != client::Failure::None)
+    if (!connection_.is_open())
+        return exchange_on_new_connection(request);
+
+    connection_.restart_deadline(options_.timeout);
+    auto outcome = connection_.request(request);
+    if (outcome.failure == client::Failure::None)
+        return outcome;
+
+    connection_ = client::Connection();
+    const bool closed_before_answer =
+        outcome.failure == client::Failure::Closed || outcome.failure == client::Failure::Io;
+    if (!closed_before_answer)
+        return outcome;
+    return exchange_on_new_connection(request);
+}
+
+client::Outcome DaemonLink::exchange_on_new_connection(const Message& request)
+{
+    auto opened = connection_.open(options_.socket_path, options_.trusted_uid, options_.timeout);
+    if (opened.failure != client::Failure::None) {
+        connection_ = client::Connection();
         return opened;
-    return connection.request(request);
+    }
+    auto outcome = connection_.request(request);
+    // A connection that failed is not used again; the next request opens another.
+    if (outcome.failure != client::Failure::None)
+        connection_ = client::Connection();
+    return outcome;
 }
 
 std::optional<protocol::ReplyStatus> status_of(const client::Outcome& outcome) noexcept

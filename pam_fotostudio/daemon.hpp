@@ -1,4 +1,4 @@
-// The module's requests to fotoauthd, each on a fresh connection with its own deadline.
+// The module's requests to fotoauthd, and the connection they travel on.
 #pragma once
 
 #include "client.hpp"
@@ -42,9 +42,27 @@ protocol::Message password_change_check(const Caller& caller);
 // (passwd runs setuid root, so the daemon's peer is root whoever ran it).
 protocol::Message password_changed(const Caller& caller, uid_t changed_by);
 
-// Connects, checks that the listener is root or the daemon account, sends the request and
-// waits for its answer, all within options.timeout.
-client::Outcome exchange(const Options& options, const protocol::Message& request);
+// The connection of one PAM call to fotoauthd: opened by the first request, then kept for the
+// next ones (Preauth, AuthQuery and AuthVerify of one pam_authenticate share it), so that a
+// login costs the daemon one accept instead of three. Each request gets options.timeout of its
+// own: the user may have spent minutes at the prompt since the last answer.
+class DaemonLink {
+public:
+    explicit DaemonLink(const Options& options) : options_(options) {}
+
+    // Sends the request and waits for its answer. The daemon closes connections idle for 30 s
+    // and older than 2 minutes, and any listener may serve one request per connection: when a
+    // kept connection turns out closed before an answer came, the request goes once more over a
+    // new one. That is safe because a closed connection's unread request was never handled.
+    // A timeout is never retried: the daemon may still be working on it.
+    client::Outcome exchange(const protocol::Message& request);
+
+private:
+    client::Outcome exchange_on_new_connection(const protocol::Message& request);
+
+    const Options& options_;
+    client::Connection connection_;
+};
 
 // The daemon's status, or nothing when the exchange failed before an answer arrived.
 std::optional<protocol::ReplyStatus> status_of(const client::Outcome& outcome) noexcept;

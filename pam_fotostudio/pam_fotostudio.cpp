@@ -148,6 +148,8 @@ struct Login {
     int flags;
     const Options& options;
     const Caller& caller;
+    // The call's connection to the daemon, shared by its requests.
+    DaemonLink& daemon;
 };
 
 // The outcome of one exchange after the table judged it: either go on (with the daemon's
@@ -282,11 +284,11 @@ int remember_nonce(const Login& login, Step step, const protocol::Message& reply
     return PAM_SUCCESS;
 }
 
-// Sends one request on its own connection (the user may have taken minutes at a prompt, longer
-// than any earlier deadline) and acts on the table's verdict for the answer.
+// Sends one request on the call's connection, with a deadline of its own (the user may have
+// taken minutes at a prompt), and acts on the table's verdict for the answer.
 Judged consult(const Login& login, Step step, const protocol::Message& request)
 {
-    auto outcome = exchange(login.options, request);
+    auto outcome = login.daemon.exchange(request);
     log_answer_for_debug(login, step, outcome);
     const Verdict verdict = judge(step, status_of(outcome));
 
@@ -572,7 +574,8 @@ int authenticate(pam_handle_t* pamh, int flags, int argc, const char** argv)
     if (const int status = read_caller(pamh, caller); status != PAM_SUCCESS)
         return status;
 
-    const Login login{pamh, flags, *parsed, caller};
+    DaemonLink daemon(*parsed);
+    const Login login{pamh, flags, *parsed, caller, daemon};
     switch (parsed->mode) {
     case Mode::Preauth: return check_attempt_allowed(login);
     case Mode::Authfail: return check_code_after_bad_password(login);
@@ -613,7 +616,8 @@ int check_account(pam_handle_t* pamh, int flags, int argc, const char** argv)
         return PAM_PERM_DENIED;
     }
 
-    const Login login{pamh, flags, *options, caller};
+    DaemonLink daemon(*options);
+    const Login login{pamh, flags, *options, caller, daemon};
     return consult(login, Step::Account, account_check(caller, proof_of_auth_stage(pamh))).pam_code;
 }
 
@@ -636,7 +640,8 @@ int open_session(pam_handle_t* pamh, int flags, int argc, const char** argv)
     }
 
     // A session without a nonce is fine only for a user who has nothing to prove.
-    const Login login{pamh, flags, *options, caller};
+    DaemonLink daemon(*options);
+    const Login login{pamh, flags, *options, caller, daemon};
     if (nonce)
         return consult(login, Step::SessionRedeem, session_open(caller, *nonce)).pam_code;
     return consult(login, Step::SessionQuery, session_open(caller, std::nullopt)).pam_code;
@@ -730,7 +735,8 @@ int change_password(pam_handle_t* pamh, int flags, int argc, const char** argv)
         return PAM_AUTHTOK_ERR;
     }
 
-    const Login login{pamh, flags, *options, caller};
+    DaemonLink daemon(*options);
+    const Login login{pamh, flags, *options, caller, daemon};
     return preliminary ? check_password_change_allowed(login) : report_password_changed(login);
 }
 

@@ -128,6 +128,11 @@ Outcome Connection::open(const std::string& socket_path, uid_t trusted_uid,
     return {};
 }
 
+void Connection::restart_deadline(std::chrono::milliseconds timeout)
+{
+    deadline_ = std::chrono::steady_clock::now() + timeout;
+}
+
 Outcome Connection::request(const protocol::Message& message)
 {
     if (fd_ < 0)

@@ -51,6 +51,12 @@ public:
     // Sends one request and waits for its answer within what is left of the deadline.
     Outcome request(const protocol::Message& message);
 
+    // Gives the next requests `timeout` from now: the daemon serves several requests on one
+    // connection, and the time a user spends at a prompt must not eat into the next answer's.
+    void restart_deadline(std::chrono::milliseconds timeout);
+
+    bool is_open() const noexcept { return fd_ >= 0; }
+
 private:
     bool wait_for(short events, Outcome& outcome);
 

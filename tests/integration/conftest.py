@@ -86,8 +86,8 @@ def unknown_name():
 def fake_listener():
     started = []
 
-    def start(*mode, owner=None, record=False):
-        listener = FakeListener(*mode, owner=owner, record=record)
+    def start(*mode, owner=None, record=False, keep_open=False):
+        listener = FakeListener(*mode, owner=owner, record=record, keep_open=keep_open)
         started.append(listener)
         return listener
 

@@ -322,9 +322,10 @@ class SetuidDriver:
 
 class FakeListener:
     """fake_listener.py on a socket of its own, run as root or as another account. With
-    record=True it keeps the requests it receives: requests() decodes them."""
+    record=True it keeps the requests it receives: requests() decodes them. With keep_open=True
+    it answers every request of a connection, as the daemon does, not only the first."""
 
-    def __init__(self, *mode, owner=None, record=False):
+    def __init__(self, *mode, owner=None, record=False, keep_open=False):
         self.dir = Path(tempfile.mkdtemp(prefix="fsauth-fake-"))
         os.chmod(self.dir, 0o755)
         self.socket = self.dir / "socket"
@@ -332,8 +333,9 @@ class FakeListener:
         if owner is not None:
             os.chown(self.dir, owner.uid, -1)
         recording = ["--record", str(self.record)] if record else []
+        keeping = ["--keep-open"] if keep_open else []
         self.process = subprocess.Popen(
-            [sys.executable, str(FAKE_LISTENER), *recording, str(self.socket), *mode],
+            [sys.executable, str(FAKE_LISTENER), *recording, *keeping, str(self.socket), *mode],
             stdout=subprocess.PIPE, text=True,
             user=owner.uid if owner else None,
             group=_primary_gid(owner) if owner else None,
@@ -346,6 +348,11 @@ class FakeListener:
         if not self.record or not self.record.exists():
             return []
         return [decode(bytes.fromhex(line)) for line in self.record.read_text().split()]
+
+    def connections(self):
+        """How many connections the listener accepted (needs record=True)."""
+        counted = Path(str(self.record) + ".connections")
+        return int(counted.read_text()) if counted.exists() else 0
 
     def stop(self):
         self.process.kill()

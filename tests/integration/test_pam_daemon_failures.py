@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from pam_harness import module_line
-from support.protocol import Status, reply
+from support.protocol import MessageType, Status, reply
 
 PERMIT = "auth required pam_permit.so"
 # The code stage first asks Preauth whether the attempt may go on (no `preauth` line runs before
@@ -140,14 +140,51 @@ def test_answer_longer_than_any_code_is_refused_without_asking_the_daemon(pam, u
     assert longest.auth == "PAM_SUCCESS", longest.stdout
 
 
-def test_code_goes_over_a_new_connection(pam, user, fake_listener):
-    # The prompt may take minutes, longer than the first exchange's deadline, so the code must not
-    # ride on the question's connection. This listener closes each connection after one answer:
-    # a module reusing it would get no answer and report PAM_AUTHINFO_UNAVAIL.
+def test_a_request_goes_over_a_new_connection_when_the_kept_one_was_closed(pam, user,
+                                                                          fake_listener):
+    # The daemon closes a connection idle for 30 s, which a user at the prompt easily leaves it.
+    # This listener closes each connection after one answer: a module that only reused the
+    # connection would get no answer to the question or the code and report
+    # PAM_AUTHINFO_UNAVAIL.
     listener = fake_listener(*hexed(ALLOWED, reply(Status.CODE_REQUIRED),
-                                    reply(Status.OK, nonce="f00d")))
+                                    reply(Status.OK, nonce="f00d")), record=True)
 
     result = behind_permit(pam, listener.socket).run(user.name, ["123456"])
 
     assert result.auth == "PAM_SUCCESS", result.stdout
     assert result.env["after auth"] == "f00d"
+    # Each request was handled once: the ones sent on a closed connection were never read.
+    assert [kind for kind, _ in listener.requests()] == [
+        MessageType.PREAUTH, MessageType.AUTH_QUERY, MessageType.AUTH_VERIFY]
+    assert listener.connections() == 3
+
+
+def test_a_login_sends_its_requests_over_one_connection(pam, user, fake_listener):
+    # One connection per pam_authenticate, not one per request: the daemon accepts, watches and
+    # closes one socket per login instead of three.
+    listener = fake_listener(*hexed(ALLOWED, reply(Status.CODE_REQUIRED),
+                                    reply(Status.OK, nonce="beef")), record=True, keep_open=True)
+
+    result = behind_permit(pam, listener.socket).run(user.name, ["123456"])
+
+    assert result.auth == "PAM_SUCCESS", result.stdout
+    assert result.env["after auth"] == "beef"
+    assert [kind for kind, _ in listener.requests()] == [
+        MessageType.PREAUTH, MessageType.AUTH_QUERY, MessageType.AUTH_VERIFY]
+    assert listener.connections() == 1
+
+
+def test_each_pam_call_opens_its_own_connection(pam, user, fake_listener):
+    # A retry of pam_authenticate, or the account stage after it, must not depend on a socket an
+    # earlier call left behind: each call connects anew.
+    listener = fake_listener(*hexed(ALLOWED, reply(Status.CODE_REQUIRED), reply(Status.REJECTED),
+                                    ALLOWED, reply(Status.CODE_REQUIRED), reply(Status.REJECTED)),
+                             record=True, keep_open=True)
+    behind_permit(pam, listener.socket)
+
+    first = pam.run(user.name, ["123456"])
+    second = pam.run(user.name, ["654321"])
+
+    assert first.auth == second.auth == "PAM_AUTH_ERR", second.stdout
+    assert len(listener.requests()) == 6
+    assert listener.connections() == 2
