@@ -438,7 +438,8 @@ void refuse_another_fleet_key(Postgres& target, const KeyRing& keys)
 // A retired account already there with the same name, uid and times was copied by an earlier
 // migration of this file.
 // FIXME: no tool settles a conflict by keeping one side's state for that user; until one exists,
-// a server whose users are current in the fleet already cannot join with its state.
+// a server whose users are current in the fleet already cannot join with its state, and its
+// users must enrol again in fleet mode (new secrets in their apps, new recovery codes).
 void refuse_conflicts(Postgres& target, const std::vector<Row>& accounts)
 {
     std::vector<std::string> current;

@@ -480,6 +480,23 @@ pg_conn* PostgresStore::connection()
     return conn_;
 }
 
+PostgresStore::Result PostgresStore::answer_or_drop(pg_conn* conn,
+                                                    std::chrono::steady_clock::time_point deadline)
+{
+    PGresult* answer = answer_before(conn, deadline);
+    if (!answer) {
+        // Where the statement got to is unknown: the session is dropped (a transaction it was
+        // in rolls back on the server) and the next call connects again.
+        PQfinish(conn_);
+        conn_ = nullptr;
+        throw StoreError("postgresql: no answer within 2.5 seconds; the connection is dropped");
+    }
+    Result result(answer);
+    if (!result.succeeded())
+        throw StoreError("postgresql: " + first_line(PQerrorMessage(conn)));
+    return result;
+}
+
 const std::string* PostgresStore::prepared(pg_conn* conn, const char* sql)
 {
     // The daemon's statements are few and fixed: each is parsed once per connection and then
@@ -498,15 +515,7 @@ const std::string* PostgresStore::prepared(pg_conn* conn, const char* sql)
     std::string name = "fotoauthd_" + std::to_string(prepared_.size() + 1);
     if (!PQsendPrepare(conn, name.c_str(), sql, 0, nullptr))
         throw StoreError("postgresql: " + first_line(PQerrorMessage(conn)));
-    PGresult* answer = answer_before(conn, std::chrono::steady_clock::now() + kAnswerDeadline);
-    if (!answer) {
-        PQfinish(conn_);
-        conn_ = nullptr;
-        throw StoreError("postgresql: no answer within 2.5 seconds; the connection is dropped");
-    }
-    Result result(answer);
-    if (!result.succeeded())
-        throw StoreError("postgresql: " + first_line(PQerrorMessage(conn)));
+    (void)answer_or_drop(conn, std::chrono::steady_clock::now() + kAnswerDeadline);
     return &prepared_.emplace(std::move(text), std::move(name)).first->second;
 }
 
@@ -531,18 +540,7 @@ PostgresStore::Result PostgresStore::run(const char* sql, std::initializer_list<
                                               lengths.data(), formats.data(), 0);
     if (!sent)
         throw StoreError("postgresql: " + first_line(PQerrorMessage(conn)));
-    PGresult* answer = answer_before(conn, deadline);
-    if (!answer) {
-        // Where the statement got to is unknown: the session is dropped (a transaction it was
-        // in rolls back on the server) and the next call connects again.
-        PQfinish(conn_);
-        conn_ = nullptr;
-        throw StoreError("postgresql: no answer within 2.5 seconds; the connection is dropped");
-    }
-    Result result(answer);
-    if (!result.succeeded())
-        throw StoreError("postgresql: " + first_line(PQerrorMessage(conn)));
-    return result;
+    return answer_or_drop(conn, deadline);
 }
 
 void PostgresStore::migrate()

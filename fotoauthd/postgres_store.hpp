@@ -108,6 +108,9 @@ private:
     // The name of `sql` prepared on `conn`, preparing it the first time; nothing for a statement
     // that is not prepared (see the definition).
     const std::string* prepared(pg_conn* conn, const char* sql);
+    // The answer to what was sent last on `conn`, or, when none came before `deadline`, the
+    // connection dropped and StoreError thrown; a failed statement throws StoreError too.
+    Result answer_or_drop(pg_conn* conn, std::chrono::steady_clock::time_point deadline);
     void migrate();
     std::vector<std::uint8_t> unseal(const std::vector<std::uint8_t>& sealed,
                                      std::int64_t account) const;
