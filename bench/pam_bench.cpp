@@ -20,8 +20,8 @@
 // all transactions over the wall time. --warmup-user runs one untimed wrong-code transaction of
 // that user in each process first, so that loading the modules is not counted.
 //
-// --direct replaces libpam and the module with the requests the module sends (Preauth,
-// AuthQuery, AuthVerify), each on a new connection, or all three on one with --one-connection
+// --direct replaces libpam and the module with the requests the module sends (AuthQuery with
+// CountAttempt, then AuthVerify), each on a new connection, or both on one with --one-connection
 // as the module sends them (one connection per pam_authenticate): the daemon's own capacity.
 //
 // Output: one line "result key=value ..." (the run script reads it) and a readable summary. The
@@ -256,12 +256,10 @@ int direct_transaction(const Options& o, const std::string& user, const std::str
                                 fotostudio::client::Failure::None)
         return kDirectTransport;
 
-    const auto preauth = exchange(o, kept, login_request(proto::MessageType::Preauth, user));
-    if (!preauth)
-        return kDirectTransport;
-    if (*preauth != proto::ReplyStatus::Ok)
-        return kDirectOther;
-    const auto query = exchange(o, kept, login_request(proto::MessageType::AuthQuery, user));
+    // The module's code stage without a preauth line: the query counts the attempt too.
+    auto counted_query = login_request(proto::MessageType::AuthQuery, user);
+    counted_query.set_u8(proto::Field::CountAttempt, 1);
+    const auto query = exchange(o, kept, counted_query);
     if (!query)
         return kDirectTransport;
     if (*query != proto::ReplyStatus::CodeRequired)

@@ -150,8 +150,12 @@ std::optional<std::int64_t> Authenticator::account_of(const Target& target, bool
 Message Authenticator::handle(const Caller& caller, const Message& request)
 {
     try {
-        return dispatch(caller, request);
+        store_.begin_request();
+        Message reply = dispatch(caller, request);
+        store_.end_request(true);
+        return reply;
     } catch (const std::exception& error) {
+        store_.end_request(false);
         log::error("Request failed, answering internal-error",
                    {{"ERROR", error.what()}, {"PEER_UID", std::to_string(caller.uid)}});
         return make_reply(ReplyStatus::InternalError, "internal error in fotoauthd");
@@ -279,11 +283,17 @@ Message Authenticator::login_of_unknown_name(const Caller& caller, const Message
                                              std::string_view name)
 {
     // Exactly what an existing user without MFA gets, so that nothing tells the two apart.
-    if (request.type() != MessageType::Preauth)
+    const bool counts = request.type() == MessageType::Preauth ||
+                        (request.type() == MessageType::AuthQuery &&
+                         request.get_u8(Field::CountAttempt).value_or(0) == 1);
+    if (!counts)
         return make_reply(ReplyStatus::NotEnrolled);
     const auto attempt =
         describe_attempt(caller, request, log::printable(name, 256), false, std::nullopt);
-    return answer(guard_.admit_login(attempt));
+    const auto verdict = guard_.admit_login(attempt);
+    if (request.type() == MessageType::AuthQuery && verdict.allowed())
+        return make_reply(ReplyStatus::NotEnrolled);
+    return answer(verdict);
 }
 
 Message Authenticator::account_check(const Caller& caller, const Target& target,
@@ -796,14 +806,25 @@ Message Authenticator::auth_query(const Caller& caller, const Target& target,
 {
     const auto account = account_of(target, false);
     const auto enrolment = account ? store_.active_enrolment(*account) : std::nullopt;
-    if (!enrolment)
-        return make_reply(ReplyStatus::NotEnrolled);
-    notice_password_change_outside_pam(caller, target, *account);
+    if (enrolment)
+        notice_password_change_outside_pam(caller, target, *account);
+    const auto attempt = describe_attempt(caller, request, target.account.name, true,
+                                          enrolment ? account : std::nullopt);
 
-    const auto attempt = describe_attempt(caller, request, target.account.name, true, account);
-    if (const auto lock = guard_.current_lock(attempt)) {
-        guard_.count_refused(attempt);
-        return answer(*lock);
+    // CountAttempt: no preauth line ran before, so this query first does what Preauth would
+    // (counts the attempt, or refuses it), saving the module a round trip.
+    if (request.get_u8(Field::CountAttempt).value_or(0) == 1) {
+        if (const auto verdict = guard_.admit_login(attempt); !verdict.allowed())
+            return answer(verdict);
+        if (!enrolment)
+            return make_reply(ReplyStatus::NotEnrolled);
+    } else {
+        if (!enrolment)
+            return make_reply(ReplyStatus::NotEnrolled);
+        if (const auto lock = guard_.current_lock(attempt)) {
+            guard_.count_refused(attempt);
+            return answer(*lock);
+        }
     }
 
     const auto trusted = trusted_device_of(caller, target, *account, *enrolment, request);
@@ -981,7 +1002,7 @@ Message Authenticator::auth_verify(const Caller& caller, const Target& target,
     reply.set(Field::Nonce, issue_proof(*account, how, true));
     remember_device(caller, target, *account, *enrolment, request);
     // Few recovery codes left: the module tells the user at login (docs/pam-return-codes.md).
-    if (const auto left = store_.unused_recovery_codes(*account).size(); left <= kFewCodesLeft)
+    if (const auto left = store_.count_unused_recovery_codes(*account); left <= kFewCodesLeft)
         reply.set_u64(Field::CodesLeft, left);
     return reply;
 }
@@ -1238,7 +1259,7 @@ Message Authenticator::status(const Target& target)
     if (enrolment) {
         reply.set_u64(Field::Since, static_cast<std::uint64_t>(enrolment->active_since));
         reply.set(Field::Mode, to_string(enrolment->mode));
-        reply.set_u64(Field::CodesLeft, store_.unused_recovery_codes(*account).size());
+        reply.set_u64(Field::CodesLeft, store_.count_unused_recovery_codes(*account));
         reply.set_u64(Field::DeviceCount, store_.devices(*account, now).size());
     }
     reply.set_u8(Field::ClockSynced, clock_sync_.synchronised() ? 1 : 0);

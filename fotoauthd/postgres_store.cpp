@@ -891,6 +891,13 @@ std::vector<StoredRecoveryCode> PostgresStore::unused_recovery_codes(std::int64_
     return codes;
 }
 
+std::size_t PostgresStore::count_unused_recovery_codes(std::int64_t account)
+{
+    auto rows = run("SELECT count(*) FROM recovery_codes WHERE account_id = $1 AND used_at IS NULL",
+                    {account});
+    return static_cast<std::size_t>(rows.integer(0, 0));
+}
+
 bool PostgresStore::spend_recovery_code(std::int64_t code_id, std::int64_t now)
 {
     // The commit returns once the use is on disk (synchronous_commit, PostgreSQL's default).

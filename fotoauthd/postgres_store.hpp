@@ -42,6 +42,7 @@ public:
                             const std::vector<std::string>& code_hashes, std::int64_t now) override;
     bool advance_last_step(std::int64_t account, std::int64_t step) override;
     std::vector<StoredRecoveryCode> unused_recovery_codes(std::int64_t account) override;
+    std::size_t count_unused_recovery_codes(std::int64_t account) override;
     bool spend_recovery_code(std::int64_t code_id, std::int64_t now) override;
     void save_lock(const StoredLock& lock) override;
     std::size_t delete_locks(std::int64_t account) override;

@@ -201,6 +201,9 @@ void ensure_private_directory(const std::string& database_path)
     make_private_directory(database_path);
 }
 
+// How long a statement waits for another connection's write lock before it fails.
+constexpr int kBusyTimeoutMs = 1000;
+
 // A cached prepared statement, reset and unbound when this handle goes out of scope.
 class SqliteStore::Statement {
 public:
@@ -275,29 +278,34 @@ private:
     sqlite3_stmt* stmt_;
 };
 
-// BEGIN IMMEDIATE ... COMMIT, rolled back when left by an exception. Both are cached prepared
-// statements: parsing them with sqlite3_exec cost more than the UPDATE of a login between them.
+// BEGIN IMMEDIATE ... COMMIT, rolled back when left by an exception; inside a request's
+// transaction a savepoint instead, which rolls back only this part. The statements are cached
+// prepared ones: parsing them with sqlite3_exec cost more than the UPDATE of a login between them.
 class SqliteStore::Transaction {
 public:
-    explicit Transaction(SqliteStore& store) : store_(store)
+    explicit Transaction(SqliteStore& store) : store_(store), nested_(store.in_request_)
     {
-        store_.prepare("BEGIN IMMEDIATE").run();
+        store_.prepare(nested_ ? "SAVEPOINT store_method" : "BEGIN IMMEDIATE").run();
     }
     Transaction(const Transaction&) = delete;
     Transaction& operator=(const Transaction&) = delete;
     ~Transaction()
     {
-        if (!done_)
-            (void)sqlite3_exec(store_.db_, "ROLLBACK", nullptr, nullptr, nullptr);
+        if (done_)
+            return;
+        (void)sqlite3_exec(store_.db_,
+                           nested_ ? "ROLLBACK TO store_method; RELEASE store_method" : "ROLLBACK",
+                           nullptr, nullptr, nullptr);
     }
     void commit()
     {
-        store_.prepare("COMMIT").run();
+        store_.prepare(nested_ ? "RELEASE store_method" : "COMMIT").run();
         done_ = true;
     }
 
 private:
     SqliteStore& store_;
+    const bool nested_;
     bool done_ = false;
 };
 
@@ -317,7 +325,7 @@ SqliteStore::SqliteStore(const std::string& path, KeyRing secrets_keys)
     (void)sqlite3_extended_result_codes(db_, 1);
     // Shorter than the PAM module's deadline (3 s): a database another process keeps locked
     // fails this request closed instead of holding every other login behind it.
-    (void)sqlite3_busy_timeout(db_, 1000);
+    (void)sqlite3_busy_timeout(db_, kBusyTimeoutMs);
 
     try {
         // WAL keeps readers off the writer's back; NORMAL sync in WAL mode survives a crash of
@@ -792,8 +800,72 @@ std::vector<StoredRecoveryCode> SqliteStore::unused_recovery_codes(std::int64_t 
     return codes;
 }
 
+std::size_t SqliteStore::count_unused_recovery_codes(std::int64_t account)
+{
+    auto statement =
+        prepare("SELECT count(*) FROM recovery_codes WHERE account_id = ? AND used_at IS NULL");
+    statement.bind(1, account);
+    return statement.step() ? static_cast<std::size_t>(statement.integer(0)) : 0;
+}
+
+void SqliteStore::begin_request()
+{
+    // IMMEDIATE takes the write lock with the read lock: a request that writes after reading
+    // then never finds its snapshot outdated by another writer. Another process may hold the
+    // write lock (fotoauthd --reseal-secrets, a backup tool writing): then the request runs
+    // statement by statement, as each did before, so that what can be done without writing (a
+    // wrong code counted in memory, the lock it earns) is still done and the writes wait for
+    // the lock one by one. Not waiting here keeps the request within the client's timeout.
+    (void)sqlite3_busy_timeout(db_, 0);
+    try {
+        prepare("BEGIN IMMEDIATE").run();
+        in_request_ = true;
+    } catch (const StoreError&) {
+        in_request_ = false;
+    }
+    (void)sqlite3_busy_timeout(db_, kBusyTimeoutMs);
+}
+
+void SqliteStore::end_request(bool commit)
+{
+    if (!in_request_)
+        return;
+    in_request_ = false;
+    if (commit) {
+        try {
+            prepare("COMMIT").run();
+            return;
+        } catch (const StoreError&) {
+            (void)sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+            throw;
+        }
+    }
+    (void)sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+}
+
 bool SqliteStore::spend_recovery_code(std::int64_t code_id, std::int64_t now)
 {
+    // Inside a request: what the request did so far is committed first, since the level of
+    // synchronisation can only change between transactions; the request goes on in a new one.
+    struct RequestPaused {
+        SqliteStore& store;
+        const bool was_open = store.in_request_;
+        RequestPaused(SqliteStore& s) : store(s)
+        {
+            if (was_open) {
+                store.prepare("COMMIT").run();
+                store.in_request_ = false;
+            }
+        }
+        ~RequestPaused()
+        {
+            // Should that fail, the rest of the request runs statement by statement.
+            if (was_open &&
+                sqlite3_exec(store.db_, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr) == SQLITE_OK)
+                store.in_request_ = true;
+        }
+    } paused{*this};
+
     // A recovery code is single use forever, so its use must survive a power loss too: this
     // one commit waits for the disk (a used TOTP step only has to outlive a crash of the daemon,
     // which NORMAL already gives, since it could match again only within its window).

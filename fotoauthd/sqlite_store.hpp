@@ -29,6 +29,9 @@ public:
     // are sealed when it opens. Throws StoreError when a sealed secret opens with no key.
     SqliteStore(const std::string& path, KeyRing secrets_keys);
     ~SqliteStore() override;
+
+    void begin_request() override;
+    void end_request(bool commit) override;
     SqliteStore(const SqliteStore&) = delete;
     SqliteStore& operator=(const SqliteStore&) = delete;
 
@@ -47,6 +50,7 @@ public:
                             const std::vector<std::string>& code_hashes, std::int64_t now) override;
     bool advance_last_step(std::int64_t account, std::int64_t step) override;
     std::vector<StoredRecoveryCode> unused_recovery_codes(std::int64_t account) override;
+    std::size_t count_unused_recovery_codes(std::int64_t account) override;
     bool spend_recovery_code(std::int64_t code_id, std::int64_t now) override;
     void save_lock(const StoredLock& lock) override;
     std::size_t delete_locks(std::int64_t account) override;
@@ -103,6 +107,9 @@ private:
 
     KeyRing box_;
     sqlite3* db_ = nullptr;
+    // Between begin_request() and end_request(): the request's transaction is open, and the
+    // Transaction of a store method becomes a savepoint inside it.
+    bool in_request_ = false;
     // Prepared once and kept for the life of the connection; the key is the SQL literal.
     std::unordered_map<const void*, sqlite3_stmt*> statements_;
 };

@@ -134,6 +134,14 @@ public:
     // windows in memory.
     virtual SharedLimits* shared_limits() { return nullptr; }
 
+    // One request's work as one unit: begin_request() before the daemon handles a request,
+    // end_request(true) before its answer is sent, end_request(false) (never throws) when the
+    // handling failed. SQLite runs it as one transaction, so that a login's dozen statements
+    // take the file's locks once instead of once each; what a request changed is on disk before
+    // its answer leaves. A store whose statements gain nothing from it keeps these empty.
+    virtual void begin_request() {}
+    virtual void end_request(bool commit) { (void)commit; }
+
     // A store that several daemons share carries password changes between them: one daemon
     // announces a change, every other collects it at its next call of password_changes_elsewhere
     // (which never waits) and ends the user's sessions on its own server. A store of one daemon
@@ -179,6 +187,8 @@ public:
     virtual void set_drift(std::int64_t account, const DriftRecord& drift) = 0;
 
     virtual std::vector<StoredRecoveryCode> unused_recovery_codes(std::int64_t account) = 0;
+    // How many of them there are (after every right code: the module warns when few are left).
+    virtual std::size_t count_unused_recovery_codes(std::int64_t account) = 0;
 
     // Marks a code used if it was unused. False when another login used it first.
     virtual bool spend_recovery_code(std::int64_t code_id, std::int64_t now) = 0;

@@ -2,10 +2,11 @@
 
 #include <grp.h>
 #include <pwd.h>
-#include <shadow.h>
 #include <sys/stat.h>
 #include <stdio.h>
 #include <unistd.h>
+
+#include <fcntl.h>
 
 #include <cerrno>
 #include <vector>
@@ -65,21 +66,58 @@ std::optional<std::set<std::string>> local_login_names(const std::string& passwd
     return names;
 }
 
+std::optional<std::string> shadow_hash_in(const std::string& shadow_file, std::string_view name)
+{
+    const int fd = ::open(shadow_file.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return std::nullopt;
+    char block[16 * 1024];
+    std::string text;  // the lines not searched yet: the last, unfinished one of the last block
+    std::optional<std::string> hash;
+    // Looks at one whole line; true when it is the name's.
+    const auto matches = [&](std::string_view line) {
+        if (line.size() <= name.size() || line[name.size()] != ':' || !line.starts_with(name))
+            return false;
+        const std::string_view rest = line.substr(name.size() + 1);
+        hash = std::string(rest.substr(0, rest.find(':')));
+        return true;
+    };
+    bool found = false;
+    for (;;) {
+        const ssize_t got = ::read(fd, block, sizeof(block));
+        if (got < 0 && errno == EINTR)
+            continue;
+        if (got < 0) {
+            ::close(fd);
+            return std::nullopt;
+        }
+        if (got == 0) {
+            found = !text.empty() && matches(text);  // a last line without its newline
+            break;
+        }
+        text.append(block, static_cast<std::size_t>(got));
+        std::size_t start = 0;
+        for (std::size_t newline; (newline = text.find('\n', start)) != std::string::npos;
+             start = newline + 1) {
+            if (matches(std::string_view(text).substr(start, newline - start))) {
+                found = true;
+                break;
+            }
+        }
+        if (found)
+            break;
+        text.erase(0, start);
+    }
+    ::close(fd);
+    if (!found)
+        return std::nullopt;
+    return hash;
+}
+
 std::optional<std::string> NssUserDirectory::shadow_hash(const std::string& name)
 {
     // Only the local file: a password changed in a directory service is that service's business.
-    FILE* file = fopen("/etc/shadow", "re");
-    if (!file)
-        return std::nullopt;
-    std::optional<std::string> hash;
-    while (const spwd* entry = fgetspent(file)) {
-        if (name == entry->sp_namp) {
-            hash = entry->sp_pwdp ? entry->sp_pwdp : "";
-            break;
-        }
-    }
-    fclose(file);
-    return hash;
+    return shadow_hash_in("/etc/shadow", name);
 }
 
 namespace {

@@ -23,6 +23,14 @@ struct SystemAccount {
 // cannot be read, which callers must take as "unknown", never as "nobody".
 std::optional<std::set<std::string>> local_login_names(const std::string& passwd_file);
 
+// The password hash (second field) of `name`'s line in a shadow(5) file: nothing when no line
+// names it or the file cannot be read (the account is then not covered by the check of password
+// changes outside PAM, as before it has a shadow entry), an empty text for an empty field. The
+// file is read in large blocks
+// and searched for the name, rather than parsed entry by entry with fgetspent (which asks the
+// kernel for its position at every line): this runs once for every account seen after a change.
+std::optional<std::string> shadow_hash_in(const std::string& shadow_file, std::string_view name);
+
 class UserDirectory {
 public:
     virtual ~UserDirectory() = default;

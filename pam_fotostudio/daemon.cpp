@@ -29,12 +29,14 @@ Message preauth(const Caller& caller)
     return message;
 }
 
-Message auth_query(const Caller& caller, bool password_failed)
+Message auth_query(const Caller& caller, bool password_failed, bool count_attempt)
 {
     Message message(MessageType::AuthQuery);
     describe_caller(message, caller);
     if (password_failed)
         message.set_u8(Field::PasswordFailed, 1);
+    if (count_attempt)
+        message.set_u8(Field::CountAttempt, 1);
     return message;
 }
 

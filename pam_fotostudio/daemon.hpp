@@ -27,8 +27,9 @@ struct Caller {
 protocol::Message preauth(const Caller& caller);
 // password_failed: the password module before this one failed (the authfail mode). The daemon
 // then counts a wrong code but never accepts or spends a right one, and answers a trusted device
-// without a nonce.
-protocol::Message auth_query(const Caller& caller, bool password_failed);
+// without a nonce. count_attempt: no preauth line counted this attempt; the daemon does that
+// first (answering as Preauth would when it refuses), in the same round trip.
+protocol::Message auth_query(const Caller& caller, bool password_failed, bool count_attempt);
 protocol::Message auth_verify(const Caller& caller, std::string_view code, bool password_failed);
 // The session stage: the nonce of the auth stage when it left one; without one the daemon records
 // the login of a user without MFA and refuses an enrolled user's session (CodeRequired).

@@ -14,8 +14,9 @@
 // the password module can be tried at all. `authfail` runs only when the password failed: it
 // asks for the code all the same, so that the prompts do not tell a right password from a wrong
 // one, and the daemon counts a wrong code toward the lock. The code stage (no mode) does the
-// real check. A stack of the code stage alone still gets the login limits: it sends Preauth
-// itself when no `preauth` line ran before it in the same pam_authenticate call.
+// real check. A stack of the code stage alone still gets the login limits: its AuthQuery asks
+// the daemon to count the attempt (CountAttempt) when no `preauth` line ran before it in the
+// same pam_authenticate call.
 //
 // A user in the `new-device` mode is not asked for the code on a device the daemon trusts (the
 // SSH key that authenticated before keyboard-interactive, by default): the daemon's answer to the
@@ -493,13 +494,9 @@ void warn_if_few_codes_left(const Login& login, const protocol::Message& reply)
 // the daemon's nonce for the account and session stages (consult keeps it).
 int check_code(const Login& login)
 {
-    if (!take_preauth_mark(login.pamh, login.caller)) {
-        const auto allowed = consult(login, Step::Preauth, preauth(login.caller));
-        if (!allowed.proceed)
-            return allowed.pam_code;
-    }
-
-    const auto query = consult(login, Step::Query, auth_query(login.caller, false));
+    // Without a preauth line before, the query counts the attempt itself (as Preauth would).
+    const bool counted = take_preauth_mark(login.pamh, login.caller);
+    const auto query = consult(login, Step::Query, auth_query(login.caller, false, !counted));
     if (!query.proceed)
         return query.pam_code;
 
@@ -523,7 +520,8 @@ int check_code_after_bad_password(const Login& login)
     // The code stage will not run in this call; a mark left for it must not reach the next one.
     (void)take_preauth_mark(login.pamh, login.caller);
 
-    const auto query = consult(login, Step::QueryAfterBadPassword, auth_query(login.caller, true));
+    const auto query =
+        consult(login, Step::QueryAfterBadPassword, auth_query(login.caller, true, false));
     if (!query.proceed)
         return query.pam_code;
 

@@ -66,7 +66,8 @@ std::optional<FieldKind> kind_of(std::uint8_t tag) noexcept
     case Field::Pending:
     case Field::PasswordFailed:
     case Field::ClockSynced:
-    case Field::MfaRequired: return FieldKind::U8;
+    case Field::MfaRequired:
+    case Field::CountAttempt: return FieldKind::U8;
     case Field::Since:
     case Field::CodesLeft:
     case Field::ExpiresAt:

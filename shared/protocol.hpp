@@ -79,18 +79,19 @@ enum class Field : std::uint8_t {
     AuthInfo = 19,        // text: sshd's SSH_AUTH_INFO_0 (which key authenticated), from root only
     RetryAfter = 20,      // u64: seconds until a rate-limited attempt may be made again
     LockedUntil = 21,     // u64: unix time a lock ends
-    Entries = 22,      // text: Lockouts answer, one tab-separated line per lock or blocked source
-    Count = 23,        // u64: how many entries an Unlock, Unblock or ForgetDevice removed
-    DeviceId = 24,     // text: a trusted device's id, as Devices lists it
-    DeviceCount = 25,  // u64: trusted devices of the user (Status answer)
-    CallerUid = 26,    // u64: the real uid of the process that changed a password
-    Email = 27,        // text: an alert address (SetEmail; Status: where alerts go now)
-    ClockSynced = 28,  // u8: 0 when the server's clock is not synchronised (Status answer)
-    Offset = 29,       // u64: History request: skip this many of the newest entries
-    MfaRequired = 30,  // u8: 1 when the group policy requires MFA for the user (Status answer)
-    GraceUntil = 31,   // u64: unix time until which a required but unenrolled user may log in
-    EmailSource = 32,  // text: "user" (set with email set), "pattern" or "local" (Status answer)
-    Hint = 33,         // text: advice for the user beside a refusal (the phone's clock is off)
+    Entries = 22,       // text: Lockouts answer, one tab-separated line per lock or blocked source
+    Count = 23,         // u64: how many entries an Unlock, Unblock or ForgetDevice removed
+    DeviceId = 24,      // text: a trusted device's id, as Devices lists it
+    DeviceCount = 25,   // u64: trusted devices of the user (Status answer)
+    CallerUid = 26,     // u64: the real uid of the process that changed a password
+    Email = 27,         // text: an alert address (SetEmail; Status: where alerts go now)
+    ClockSynced = 28,   // u8: 0 when the server's clock is not synchronised (Status answer)
+    Offset = 29,        // u64: History request: skip this many of the newest entries
+    MfaRequired = 30,   // u8: 1 when the group policy requires MFA for the user (Status answer)
+    GraceUntil = 31,    // u64: unix time until which a required but unenrolled user may log in
+    EmailSource = 32,   // text: "user" (set with email set), "pattern" or "local" (Status answer)
+    Hint = 33,          // text: advice for the user beside a refusal (the phone's clock is off)
+    CountAttempt = 34,  // u8: 1 on an AuthQuery that also does Preauth's work (no preauth line)
 };
 
 // The outcome the daemon reports; docs/pam-return-codes.md maps each to a PAM code.

@@ -145,7 +145,7 @@ def test_account_stage_refusal_is_logged_with_the_user_and_the_reason(pam, daemo
 
 def test_trusted_answer_without_a_nonce_is_logged_as_the_daemons_fault(pam, user,
                                                                       fake_listener):
-    listener = fake_listener(reply(Status.OK).hex(), reply(Status.TRUSTED).hex())
+    listener = fake_listener(reply(Status.TRUSTED).hex())
 
     result = pam.service(module_line("auth", listener.socket)).run(user.name, capture_log=True)
 

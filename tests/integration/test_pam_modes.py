@@ -41,20 +41,36 @@ def test_code_stage_after_a_preauth_line_does_not_count_the_attempt_again(pam, u
     result = pam.run(user.name)
 
     assert result.auth == "PAM_SUCCESS", result.stdout
-    assert types(listener.requests()) == [MessageType.PREAUTH, MessageType.AUTH_QUERY]
+    requests = listener.requests()
+    assert types(requests) == [MessageType.PREAUTH, MessageType.AUTH_QUERY]
+    assert Field.COUNT_ATTEMPT not in requests[1][1], requests
 
 
 def test_each_authenticate_call_is_counted_even_when_the_stack_has_no_preauth_line(
         pam, user, fake_listener):
-    # Without a preauth line the code stage asks Preauth itself, every time.
-    listener = fake_listener(*hexed(reply(Status.OK), reply(Status.NOT_ENROLLED)) * 2,
-                             record=True)
+    # Without a preauth line the code stage's query asks the daemon to count the attempt (as
+    # Preauth would), every time, in the same round trip.
+    listener = fake_listener(*hexed(reply(Status.NOT_ENROLLED)) * 2, record=True)
     pam.service(PERMIT, module_line("auth", listener.socket))
 
     pam.run(user.name)
     pam.run(user.name)
 
-    assert types(listener.requests()) == [MessageType.PREAUTH, MessageType.AUTH_QUERY] * 2
+    requests = listener.requests()
+    assert types(requests) == [MessageType.AUTH_QUERY] * 2
+    assert [fields.get(Field.COUNT_ATTEMPT) for _, fields in requests] == [1, 1], requests
+
+
+def test_a_refusal_of_the_counting_query_stops_before_any_prompt(pam, user, fake_listener):
+    listener = fake_listener(*hexed(reply(Status.RATE_LIMITED, text="Too many logins. Wait.")),
+                             record=True)
+    pam.service(PERMIT, module_line("auth", listener.socket))
+
+    result = pam.run(user.name, ["123456"], rhost="198.51.100.7")
+
+    assert result.auth == "PAM_MAXTRIES", result.stdout
+    assert result.prompts == [] and result.errors == ["Too many logins. Wait."]
+    assert types(listener.requests()) == [MessageType.AUTH_QUERY]
 
 
 def test_every_request_carries_sshds_auth_info_and_only_authfail_says_the_password_failed(
@@ -64,7 +80,7 @@ def test_every_request_carries_sshds_auth_info_and_only_authfail_says_the_passwo
     # it), so the code stage counts the attempt itself.
     answers = [reply(Status.OK),                                              # preauth
                reply(Status.CODE_REQUIRED), reply(Status.REJECTED),           # authfail
-               reply(Status.OK), reply(Status.CODE_REQUIRED), reply(Status.OK, nonce="c0ffee")]
+               reply(Status.CODE_REQUIRED), reply(Status.OK, nonce="c0ffee")]
     listener = fake_listener(*hexed(*answers), record=True)
     pam.service(module_line("auth", listener.socket, control="optional", mode="preauth"),
                 "auth optional pam_deny.so",
@@ -76,11 +92,12 @@ def test_every_request_carries_sshds_auth_info_and_only_authfail_says_the_passwo
     requests = listener.requests()
     assert types(requests) == [MessageType.PREAUTH,
                                MessageType.AUTH_QUERY, MessageType.AUTH_VERIFY,
-                               MessageType.PREAUTH, MessageType.AUTH_QUERY,
-                               MessageType.AUTH_VERIFY], requests
+                               MessageType.AUTH_QUERY, MessageType.AUTH_VERIFY], requests
     assert all(fields.get(Field.AUTH_INFO) == KEY_INFO for _, fields in requests), requests
     assert [fields.get(Field.PASSWORD_FAILED) for _, fields in requests] == [
-        None, 1, 1, None, None, None], requests
+        None, 1, 1, None, None], requests
+    assert [fields.get(Field.COUNT_ATTEMPT) for _, fields in requests] == [
+        None, None, None, 1, None], requests
 
 
 def test_session_open_carries_the_auth_info_too(pam, user, fake_listener):
@@ -111,7 +128,7 @@ def test_authfail_never_succeeds_even_when_the_daemon_accepts_the_code(pam, user
 
 def test_trusted_device_passes_the_code_stage_without_a_prompt_and_keeps_the_daemons_nonce(
         pam, user, fake_listener):
-    listener = fake_listener(*hexed(reply(Status.OK), reply(Status.TRUSTED, nonce="be5eed")))
+    listener = fake_listener(*hexed(reply(Status.TRUSTED, nonce="be5eed")))
     pam.service(module_line("auth", listener.socket))
 
     result = pam.run(user.name, env=[f"SSH_AUTH_INFO_0={KEY_INFO}"])
@@ -179,7 +196,7 @@ def test_refusal_without_a_sentence_still_tells_the_user_why(pam, user, fake_lis
 def test_lock_reported_only_when_the_code_arrives_stops_the_login_with_its_sentence(
         pam, user, fake_listener):
     # Another login may lock the account while this one sits at the prompt.
-    listener = fake_listener(*hexed(reply(Status.OK), reply(Status.CODE_REQUIRED),
+    listener = fake_listener(*hexed(reply(Status.CODE_REQUIRED),
                                     reply(Status.LOCKED, "This account is locked until noon.")))
     pam.service(module_line("auth", listener.socket))
 

@@ -337,6 +337,7 @@ void a_recovery_code_is_spent_once(void**)
     }
     assert_false(env.a->spend_recovery_code(codes[0].id, kNow + 1));
     assert_int_equal(env.b->unused_recovery_codes(id).size(), 5);
+    assert_int_equal(env.b->count_unused_recovery_codes(id), 5);
 
     // New codes replace every old one, used or not.
     env.a->replace_recovery_codes(id, {"new-1", "new-2"}, kNow);
@@ -345,6 +346,8 @@ void a_recovery_code_is_spent_once(void**)
     assert_false(env.a->spend_recovery_code(codes[9].id, kNow));
     assert_true(env.a->spend_recovery_code(fresh[1].id, kNow));
     assert_int_equal(env.b->unused_recovery_codes(id).size(), 1);
+    assert_int_equal(env.a->count_unused_recovery_codes(id), 1);
+    assert_int_equal(env.a->count_unused_recovery_codes(id + 1000), 0);
 }
 
 void locks_are_saved_replaced_listed_and_lifted(void**)

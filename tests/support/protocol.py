@@ -72,6 +72,7 @@ class Field(IntEnum):
     GRACE_UNTIL = 31
     EMAIL_SOURCE = 32
     HINT = 33
+    COUNT_ATTEMPT = 34
 
 
 class Status(IntEnum):
@@ -92,7 +93,7 @@ class Status(IntEnum):
 
 
 U8_FIELDS = {Field.RESULT_CODE, Field.ENROLLED, Field.PENDING, Field.PASSWORD_FAILED,
-             Field.CLOCK_SYNCED, Field.MFA_REQUIRED}
+             Field.CLOCK_SYNCED, Field.MFA_REQUIRED, Field.COUNT_ATTEMPT}
 U64_FIELDS = {Field.SINCE, Field.CODES_LEFT, Field.EXPIRES_AT, Field.RETRY_AFTER,
               Field.LOCKED_UNTIL, Field.COUNT, Field.DEVICE_COUNT, Field.CALLER_UID,
               Field.OFFSET, Field.GRACE_UNTIL}

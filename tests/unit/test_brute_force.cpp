@@ -312,6 +312,56 @@ void root_can_list_and_lift_locks_and_blocks_and_users_cannot(void**)
     assert_int_equal(status_of(world.ask(unblock)), proto::ReplyStatus::BadRequest);
 }
 
+// The module's code stage without a preauth line sends one AuthQuery with CountAttempt instead of
+// Preauth then AuthQuery: it must count and refuse exactly as Preauth does, for enrolled users,
+// users without MFA and names that do not resolve alike.
+proto::Message counted_query_from(const std::string& user, const std::string& rhost)
+{
+    auto message = preauth_from(user, rhost);
+    proto::Message query(proto::MessageType::AuthQuery);
+    for (const auto field : {proto::Field::User, proto::Field::Service, proto::Field::RemoteHost})
+        if (const auto value = message.get(field))
+            query.set(field, *value);
+    query.set_u8(proto::Field::CountAttempt, 1);
+    return query;
+}
+
+void a_query_that_counts_the_attempt_is_limited_and_locked_as_preauth_is(void**)
+{
+    World world;
+    const auto alice = enrol(world, "alice");
+    // Five from one address: the sixth is refused, whoever it names.
+    const char* names[] = {"alice", "bob", "mallory", "alice", "bob"};
+    const proto::ReplyStatus expected[] = {
+        proto::ReplyStatus::CodeRequired, proto::ReplyStatus::NotEnrolled,
+        proto::ReplyStatus::NotEnrolled, proto::ReplyStatus::CodeRequired,
+        proto::ReplyStatus::NotEnrolled};
+    for (int i = 0; i < 5; ++i)
+        assert_int_equal(status_of(world.ask(counted_query_from(names[i], "198.51.100.7"))),
+                         expected[i]);
+    for (const char* name : {"alice", "bob", "mallory"}) {
+        const auto refused = world.ask(counted_query_from(name, "198.51.100.7"));
+        assert_int_equal(status_of(refused), proto::ReplyStatus::RateLimited);
+        assert_int_equal(*refused.get_u64(proto::Field::RetryAfter), 60);
+    }
+    // A query without CountAttempt (a preauth line counted already) adds nothing to the window.
+    auto plain = counted_query_from("alice", "198.51.100.8");
+    proto::Message uncounted(proto::MessageType::AuthQuery);
+    uncounted.set(proto::Field::User, "alice");
+    uncounted.set(proto::Field::Service, "sshd");
+    uncounted.set(proto::Field::RemoteHost, "198.51.100.8");
+    for (int i = 0; i < 8; ++i)
+        assert_int_equal(status_of(world.ask(uncounted)), proto::ReplyStatus::CodeRequired);
+    assert_int_equal(status_of(world.ask(plain)), proto::ReplyStatus::CodeRequired);
+
+    // A locked account is refused with the lock's answer, before any prompt.
+    for (int i = 0; i < 5; ++i)
+        verify(world, "alice", wrong_code(world, alice));
+    const auto locked = world.ask(counted_query_from("alice", "198.51.100.9"));
+    assert_int_equal(status_of(locked), proto::ReplyStatus::Locked);
+    assert_int_equal(*locked.get_u64(proto::Field::LockedUntil), world.clock.now() + 3600);
+}
+
 void every_attempt_refused_by_the_lock_is_counted_once(void**)
 {
     World world;
@@ -338,6 +388,7 @@ int main()
             when_every_tracked_key_is_blocked_a_new_key_goes_uncounted_rather_than_refused),
         cmocka_unit_test(sources_are_counted_per_ipv4_address_and_per_ipv6_slash_64),
         cmocka_unit_test(only_a_terminal_of_the_machine_itself_is_the_console),
+        cmocka_unit_test(a_query_that_counts_the_attempt_is_limited_and_locked_as_preauth_is),
         cmocka_unit_test(the_sixth_login_from_one_address_within_a_minute_is_refused),
         cmocka_unit_test(
             the_eleventh_login_for_one_user_is_refused_until_the_window_allows_never_locked),
