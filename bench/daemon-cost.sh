@@ -9,8 +9,9 @@
 #   bash bench/daemon-cost.sh [--users N] [--logins L] [--out DIR]
 #
 # Every right-code login takes a user no earlier login of this run used, so N must be at least
-# 2 * L + 100. Writes callgrind.right, callgrind.wrong (callgrind_annotate reads them) and
-# strace.txt into DIR, and prints one summary line per measurement.
+# 3 * L + 100. Writes callgrind.right, callgrind.wrong (callgrind_annotate reads them) and
+# strace.txt into DIR, and prints one summary line per measurement; last, what resolving a new
+# user's name through NSS costs alone (nss-lookup), timed.
 set -euo pipefail
 
 top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -28,8 +29,8 @@ while (($#)); do
     *) echo "usage: $0 [--users N] [--logins L] [--out DIR]" >&2; exit 2 ;;
     esac
 done
-if ((users < 2 * logins + 100)); then
-    echo "--users must be at least 2 * --logins + 100" >&2
+if ((users < 3 * logins + 100)); then
+    echo "--users must be at least 3 * --logins + 100" >&2
     exit 2
 fi
 
@@ -136,4 +137,10 @@ wait "$strace_pid" || true
 stop_daemon
 awk -v n="$logins" '$NF == "total" { printf "system calls per right-code login: %.1f\n", $4 / n }' \
     "$out/strace.txt"
+
+# Resolving a name the daemon has not seen for ten seconds, apart from everything else: the
+# users this script has not logged in yet, in a process of their own.
+"$build/bench/nss-lookup" --first "$next_user" --users "$logins" >"$out/nss-lookup.txt"
+awk '{ for (i = 1; i <= NF; i++) if ($i ~ /^mean_us=/) { sub("mean_us=", "", $i); m = $i } }
+     END { printf "NSS lookup of a user not seen before: %s µs\n", m }' "$out/nss-lookup.txt"
 echo "details in $out"
