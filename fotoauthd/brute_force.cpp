@@ -115,6 +115,10 @@ public:
     virtual std::vector<Full> full_windows() = 0;
     // Takes the configuration's limit again after a reload.
     virtual void reconfigure() = 0;
+    // The store these windows are shared through, and their kind and limit as it asks for
+    // them; nothing for windows kept in this daemon's memory.
+    virtual SharedLimits* shared() { return nullptr; }
+    virtual WindowSpec spec() const { return {}; }
 };
 
 // Locks after too many wrong codes, per (account, channel).
@@ -204,14 +208,14 @@ public:
         return out;
     }
     void reconfigure() override {}  // spec() reads the running configuration at every call
-
-private:
-    WindowSpec spec() const
+    SharedLimits* shared() override { return &shared_; }
+    WindowSpec spec() const override
     {
         return {name_, static_cast<std::int64_t>(limit_.attempts),
                 static_cast<std::int64_t>(limit_.window.count()) * 1000};
     }
 
+private:
     std::string name_;
     const Limit& limit_;
     SharedLimits& shared_;
@@ -357,6 +361,42 @@ private:
     SharedLimits& shared_;
 };
 
+// One attempt to count in one window of a login.
+struct Counting {
+    BruteForceGuard::Windows& windows;
+    std::string key;
+    std::string label;
+};
+
+// Every window's wait first; when none is full, the attempt counted in all of them. Windows
+// shared through one store ask it once (SharedLimits::admit), so a login in a fleet costs one
+// round trip to the database for its windows, not one per window and question.
+Admission admit_in(const std::vector<Counting>& list)
+{
+    SharedLimits* shared = list.empty() ? nullptr : list.front().windows.shared();
+    for (const auto& each : list)
+        if (each.windows.shared() != shared)
+            shared = nullptr;
+    if (shared) {
+        std::vector<WindowAttempt> attempts;
+        for (const auto& each : list)
+            attempts.push_back({each.windows.spec(), each.key, each.label});
+        return shared->admit(attempts);
+    }
+
+    Admission admission;
+    for (std::size_t index = 0; index < list.size(); ++index) {
+        if (const auto wait = list[index].windows.wait_ms(list[index].key); wait > 0) {
+            admission.full = index;
+            admission.wait_ms = wait;
+            return admission;
+        }
+    }
+    for (const auto& each : list)
+        admission.counts.push_back(each.windows.record(each.key, each.label));
+    return admission;
+}
+
 // Whether `attempts` in a window reach its limit.
 bool fills(std::int64_t attempts, const Limit& limit)
 {
@@ -456,25 +496,27 @@ Verdict BruteForceGuard::admit_login(const Attempt& attempt)
         return *lock;
     }
 
-    if (!attempt.source.empty()) {
-        if (const auto wait = login_source_->wait_ms(attempt.source); wait > 0)
-            return rate_limited(wait, "Too many login attempts from your address.");
-    }
     // The per-user window is kept apart for each channel, so that guessing over the password
     // path cannot hold the owner's key logins or the console back.
     const std::string user_key = attempt.user + "\t" + attempt.channel;
-    if (const auto wait = login_user_->wait_ms(user_key); wait > 0)
-        return rate_limited(wait, "Too many login attempts for this account.");
-
-    if (!attempt.source.empty() &&
-        fills(login_source_->record(attempt.source, attempt.source_label),
-              config_.login_per_source))
-        log::audit("source-blocked", "Login limit reached for a source address",
-                   {{"RHOST", attempt.source_label}, {"REASON", "login-source-limit"}});
     const std::string label =
         (attempt.user_resolves ? attempt.user : "(a name that does not resolve)") +
         (attempt.channel == "password" ? "" : " (" + channel_label(attempt.channel) + ")");
-    if (fills(login_user_->record(user_key, label), config_.login_per_user))
+    const bool by_source = !attempt.source.empty();
+    std::vector<Counting> windows;
+    if (by_source)
+        windows.push_back({*login_source_, attempt.source, attempt.source_label});
+    windows.push_back({*login_user_, user_key, label});
+
+    const Admission admission = admit_in(windows);
+    if (admission.full)
+        return rate_limited(admission.wait_ms, by_source && *admission.full == 0
+                                                   ? "Too many login attempts from your address."
+                                                   : "Too many login attempts for this account.");
+    if (by_source && fills(admission.counts.front(), config_.login_per_source))
+        log::audit("source-blocked", "Login limit reached for a source address",
+                   {{"RHOST", attempt.source_label}, {"REASON", "login-source-limit"}});
+    if (fills(admission.counts.back(), config_.login_per_user))
         log::audit(
             "user-blocked", "Login limit reached for a user name",
             {{"USER", label}, {"RHOST", attempt.source_label}, {"REASON", "login-user-limit"}});

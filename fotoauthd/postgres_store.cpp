@@ -530,6 +530,11 @@ PostgresStore::Result PostgresStore::run(const char* sql, std::initializer_list<
         formats.push_back(param.binary() ? 1 : 0);
     }
 
+    // Only a plain SELECT leaves what account_for() read standing; the functions a SELECT calls
+    // here (the attempt count) write no row it read.
+    if (std::strncmp(sql, "SELECT", 6) != 0)
+        prefetched_.reset();
+
     pg_conn* conn = connection();
     const std::string* name = prepared(conn, sql);
     const auto deadline = std::chrono::steady_clock::now() + kAnswerDeadline;
@@ -640,13 +645,61 @@ void PostgresStore::retire_account(std::int64_t account, std::int64_t now)
     run("UPDATE accounts SET retired_at = $1 WHERE id = $2 AND retired_at IS NULL", {now, account});
 }
 
+void PostgresStore::begin_request()
+{
+    in_request_ = true;
+    prefetched_.reset();
+}
+
+void PostgresStore::end_request(bool commit)
+{
+    (void)commit;  // each statement or transaction has committed already
+    in_request_ = false;
+    prefetched_.reset();
+}
+
+const PostgresStore::Prefetched* PostgresStore::prefetched_for(std::int64_t account) const
+{
+    return prefetched_ && prefetched_->account == account ? &*prefetched_ : nullptr;
+}
+
 std::optional<std::int64_t> PostgresStore::account_for(const AccountKey& key, std::int64_t now,
                                                        bool create, bool* retired)
 {
     const std::int64_t uid = key.uid;
     std::optional<std::int64_t> existing;
     bool matches = false;
-    {
+    if (in_request_) {
+        // One round trip for what a login reads about the account (Prefetched).
+        auto found = run("SELECT a.id, a.uid, e.secret, e.mode, e.active_since, e.last_step, "
+                         "a.drift_offset, a.drift_seen, a.drift_at, "
+                         "(SELECT count(*) FROM recovery_codes r WHERE r.account_id = a.id "
+                         "AND r.used_at IS NULL), "
+                         "EXISTS (SELECT 1 FROM locks l WHERE l.account_id = a.id "
+                         "AND l.locked_until > fotoauthd_now_ms() / 1000) "
+                         "FROM accounts a LEFT JOIN enrolments e ON e.account_id = a.id "
+                         "WHERE a.name = $1 AND a.retired_at IS NULL",
+                         {key.name});
+        if (!found.empty()) {
+            existing = found.integer(0, 0);
+            matches = found.integer(0, 1) == uid;
+        }
+        if (matches) {
+            Prefetched read;
+            read.account = *existing;
+            read.enrolled = !found.is_null(0, 2);
+            if (read.enrolled) {
+                read.sealed_secret = found.bytes(0, 2);
+                read.mode = found.text(0, 3);
+                read.active_since = found.integer(0, 4);
+                read.last_step = found.integer(0, 5);
+            }
+            read.drift = {found.integer(0, 6), found.integer(0, 7), found.integer(0, 8)};
+            read.unused_codes = static_cast<std::size_t>(found.integer(0, 9));
+            read.any_lock_running = found.flag(0, 10);
+            prefetched_ = std::move(read);
+        }
+    } else {
         auto found =
             run("SELECT id, uid FROM accounts WHERE name = $1 AND retired_at IS NULL", {key.name});
         if (!found.empty()) {
@@ -712,6 +765,16 @@ void PostgresStore::retire(std::int64_t account, std::int64_t now)
 
 std::optional<ActiveEnrolment> PostgresStore::active_enrolment(std::int64_t account)
 {
+    if (const Prefetched* read = prefetched_for(account)) {
+        if (!read->enrolled)
+            return std::nullopt;
+        ActiveEnrolment enrolment;
+        enrolment.secret = unseal(read->sealed_secret, account);
+        enrolment.mode = parse_mode(read->mode).value_or(VerificationMode::Always);
+        enrolment.active_since = read->active_since;
+        enrolment.last_step = read->last_step;
+        return enrolment;
+    }
     auto row = run("SELECT secret, mode, active_since, last_step FROM enrolments "
                    "WHERE account_id = $1",
                    {account});
@@ -782,18 +845,25 @@ bool PostgresStore::activate_enrolment(std::int64_t account, std::int64_t accept
 
 bool PostgresStore::advance_last_step(std::int64_t account, std::int64_t step)
 {
-    Transaction transaction(*this);
-    // Of two servers updating the row at once, the second waits and then sees the first's
-    // step, which its condition no longer passes.
-    auto advanced = run("UPDATE enrolments SET last_step = $2 WHERE account_id = $1 "
+    std::optional<Prefetched> kept = std::move(prefetched_);
+    // One statement, so one round trip and one commit: of two servers updating the row at once,
+    // the second waits and then sees the first's step, which its condition no longer passes.
+    // Burned steps at or before the step used can never match again: they go in the same
+    // statement, only when the step was won.
+    auto advanced = run("WITH won AS (UPDATE enrolments SET last_step = $2 WHERE account_id = $1 "
                         "AND last_step < $2 AND NOT EXISTS "
-                        "(SELECT 1 FROM burned_steps WHERE account_id = $1 AND step = $2)",
+                        "(SELECT 1 FROM burned_steps WHERE account_id = $1 AND step = $2) "
+                        "RETURNING account_id), "
+                        "cleared AS (DELETE FROM burned_steps WHERE account_id IN "
+                        "(SELECT account_id FROM won) AND step <= $2) "
+                        "SELECT count(*) FROM won",
                         {account, step});
-    const bool won = advanced.affected() == 1;
-    // Burned steps at or before the last used one can never match again anyway.
-    if (won)
-        run("DELETE FROM burned_steps WHERE account_id = $1 AND step <= $2", {account, step});
-    transaction.commit();
+    const bool won = advanced.integer(0, 0) == 1;
+    // Only this row changed, and to a value known here: what the request read stays true.
+    if (won && kept && kept->account == account) {
+        kept->last_step = step;
+        prefetched_ = std::move(kept);
+    }
     return won;
 }
 
@@ -805,6 +875,8 @@ void PostgresStore::burn_step(std::int64_t account, std::int64_t step)
 
 DriftRecord PostgresStore::drift(std::int64_t account)
 {
+    if (const Prefetched* read = prefetched_for(account))
+        return read->drift;
     auto row =
         run("SELECT drift_offset, drift_seen, drift_at FROM accounts WHERE id = $1", {account});
     if (row.empty())
@@ -893,6 +965,8 @@ std::vector<StoredRecoveryCode> PostgresStore::unused_recovery_codes(std::int64_
 
 std::size_t PostgresStore::count_unused_recovery_codes(std::int64_t account)
 {
+    if (const Prefetched* read = prefetched_for(account))
+        return read->unused_codes;
     auto rows = run("SELECT count(*) FROM recovery_codes WHERE account_id = $1 AND used_at IS NULL",
                     {account});
     return static_cast<std::size_t>(rows.integer(0, 0));
@@ -1107,8 +1181,8 @@ std::int64_t PostgresStore::wait_ms(const WindowSpec& spec, const std::string& k
         return 0;
     // The attempt that frees a place is the oldest of the newest `attempts` ones. A database
     // clock set back never makes anyone wait longer than one window.
-    auto row = run("WITH clock AS (SELECT fotoauthd_now_ms() AS now_ms) "
-                   "SELECT GREATEST(1, LEAST($3, at_ms + $3 - now_ms)) FROM attempts, clock "
+    auto row = run("SELECT GREATEST(1, LEAST($3, at_ms + $3 - now_ms)) "
+                   "FROM attempts, (SELECT fotoauthd_now_ms() AS now_ms) AS clock "
                    "WHERE window_name = $1 AND key = $2 AND at_ms > now_ms - $3 "
                    "ORDER BY at_ms DESC OFFSET $4 LIMIT 1",
                    {spec.name, key, spec.window_ms, spec.attempts - 1});
@@ -1126,6 +1200,98 @@ std::int64_t PostgresStore::record_attempt(const WindowSpec& spec, const std::st
             "set_config('synchronous_commit', 'off', true)",
             {spec.name, key, label, std::max<std::int64_t>(spec.attempts, 1), spec.window_ms});
     return row.integer(0, 0);
+}
+
+namespace {
+
+// The wait of the window of parameters $N (name), $N+1 (key), $N+3 (limit), $N+4 (length in
+// ms), as wait_ms() asks it; 0 for a window without a limit.
+std::string wait_expression(int first)
+{
+    // Every parameter typed where it appears: the numbers are BIGINT as in wait_ms().
+    const auto at = [&](int offset) {
+        return "$" + std::to_string(first + offset) + (offset >= 3 ? "::bigint" : "::text");
+    };
+    return "CASE WHEN " + at(3) + " <= 0 THEN 0 ELSE COALESCE((SELECT GREATEST(1, LEAST(" + at(4) +
+           ", at_ms + " + at(4) +
+           " - now_ms)) FROM attempts, (SELECT fotoauthd_now_ms() AS now_ms) "
+           "AS clock WHERE window_name = " +
+           at(0) + " AND key = " + at(1) + " AND at_ms > now_ms - " + at(4) +
+           " ORDER BY at_ms DESC OFFSET GREATEST(" + at(3) + " - 1, 0) LIMIT 1), 0) END";
+}
+
+// The count of the window of parameters $N.. as record_attempt() makes it.
+std::string count_expression(int first)
+{
+    const auto at = [&](int offset) {
+        return "$" + std::to_string(first + offset) + (offset >= 3 ? "::bigint" : "::text");
+    };
+    return "fotoauthd_count_attempt(" + at(0) + ", " + at(1) + ", " + at(2) + ", GREATEST(" +
+           at(3) + ", 1), " + at(4) + ")";
+}
+
+// admit() for one window and for two, each one statement: the waits are computed first (the
+// subquery fenced with OFFSET 0 runs once, before the outer list) and the attempts counted only
+// when every wait is 0. Like record_attempt(), the statement commits without waiting for the
+// disk.
+std::string admission_statement(int windows)
+{
+    std::string waits, names, all_free, counts;
+    for (int index = 0; index < windows; ++index) {
+        const int first = 1 + 5 * index;
+        const std::string name = "w" + std::to_string(index);
+        waits += (index ? ", " : "") + wait_expression(first);
+        names += (index ? ", " : "") + name;
+        all_free += (index ? " AND " : "") + name + " = 0";
+    }
+    for (int index = 0; index < windows; ++index)
+        counts += ", CASE WHEN " + all_free + " THEN " + count_expression(1 + 5 * index) + " END";
+    return "SELECT " + names + counts + ", set_config('synchronous_commit', 'off', true) " +
+           "FROM (SELECT " + waits + " OFFSET 0) AS waits(" + names + ")";
+}
+
+}  // namespace
+
+Admission PostgresStore::admit(const std::vector<WindowAttempt>& attempts)
+{
+    Admission admission;
+    if (attempts.size() > 2) {
+        // Not asked for by any caller today: window by window, as the interface promises.
+        for (std::size_t index = 0; index < attempts.size(); ++index) {
+            const auto& each = attempts[index];
+            if (const auto wait = wait_ms(each.spec, each.key); wait > 0) {
+                admission.full = index;
+                admission.wait_ms = wait;
+                return admission;
+            }
+        }
+        for (const auto& each : attempts)
+            admission.counts.push_back(record_attempt(each.spec, each.key, each.label));
+        return admission;
+    }
+    if (attempts.empty())
+        return admission;
+
+    static const std::string one = admission_statement(1);
+    static const std::string two = admission_statement(2);
+    const auto& a = attempts.front();
+    const auto& b = attempts.back();
+    auto row =
+        attempts.size() == 1
+            ? run(one.c_str(), {a.spec.name, a.key, a.label, a.spec.attempts, a.spec.window_ms})
+            : run(two.c_str(), {a.spec.name, a.key, a.label, a.spec.attempts, a.spec.window_ms,
+                                b.spec.name, b.key, b.label, b.spec.attempts, b.spec.window_ms});
+    const int windows = static_cast<int>(attempts.size());
+    for (int index = 0; index < windows; ++index) {
+        if (const auto wait = row.integer(0, index); wait > 0) {
+            admission.full = static_cast<std::size_t>(index);
+            admission.wait_ms = wait;
+            return admission;
+        }
+    }
+    for (int index = 0; index < windows; ++index)
+        admission.counts.push_back(row.integer(0, windows + index));
+    return admission;
 }
 
 std::size_t PostgresStore::clear_attempts(const WindowSpec& spec, const std::string& key,
@@ -1165,6 +1331,9 @@ std::optional<StoredLock> PostgresStore::running_lock(std::int64_t account,
                                                       const std::string& channel,
                                                       std::int64_t longest_s)
 {
+    // No lock of the account was running when the request read it: nothing to cut or report.
+    if (const Prefetched* read = prefetched_for(account); read && !read->any_lock_running)
+        return std::nullopt;
     // A lock never runs longer than its configured length from now, even after the database's
     // clock was set back: such a lock is cut first, for every server at once.
     auto row = run("WITH clock AS (SELECT fotoauthd_now_ms() / 1000 AS now_s), "

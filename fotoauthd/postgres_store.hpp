@@ -9,6 +9,7 @@
 #include "store.hpp"
 
 #include <chrono>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -30,6 +31,10 @@ public:
     // The schema version this build writes.
     static int schema_version();
 
+    // Inside a request, the lookup of an existing account also reads, in the same statement,
+    // what the rest of a login asks about it (see Prefetched below).
+    void begin_request() override;
+    void end_request(bool commit) override;
     std::optional<std::int64_t> account_for(const AccountKey& key, std::int64_t now, bool create,
                                             bool* retired = nullptr) override;
     std::vector<LocalAccount> local_accounts() override;
@@ -83,6 +88,7 @@ public:
     std::int64_t wait_ms(const WindowSpec& spec, const std::string& key) override;
     std::int64_t record_attempt(const WindowSpec& spec, const std::string& key,
                                 const std::string& label) override;
+    Admission admit(const std::vector<WindowAttempt>& attempts) override;
     std::size_t clear_attempts(const WindowSpec& spec, const std::string& key,
                                bool prefix) override;
     std::vector<SharedFullWindow> full_windows(const WindowSpec& spec) override;
@@ -120,12 +126,33 @@ private:
     void write_recovery_codes(std::int64_t account, const std::vector<std::string>& code_hashes,
                               std::int64_t now);
 
+    // What the statement of account_for() read about an account, besides its id: kept until the
+    // request ends or any statement that may write is sent (run() drops it then), so that the
+    // enrolment, the clock drift, the count of unused recovery codes and whether a lock may be
+    // running are not each a round trip of their own. A request sees the account as it was at
+    // its first statement, as a transaction would; the conditional updates that decide single
+    // use and locks still run against the current rows.
+    struct Prefetched {
+        std::int64_t account = 0;
+        bool enrolled = false;
+        std::vector<std::uint8_t> sealed_secret;
+        std::string mode;
+        std::int64_t active_since = 0;
+        std::int64_t last_step = 0;
+        DriftRecord drift;
+        std::size_t unused_codes = 0;
+        bool any_lock_running = false;  // on the database's clock when read
+    };
+    const Prefetched* prefetched_for(std::int64_t account) const;
+
     std::string conninfo_;
     KeyRing box_;
     std::string server_name_;
     pg_conn* conn_ = nullptr;
     bool ever_connected_ = false;
     bool in_transaction_ = false;
+    bool in_request_ = false;
+    std::optional<Prefetched> prefetched_;
     std::unordered_map<std::string, std::string> prepared_;    // SQL text -> name, on conn_
     std::chrono::steady_clock::time_point next_connect_at_{};  // no connection attempt before
     int listening_on_ = 0;                // the server process that runs this daemon's LISTEN

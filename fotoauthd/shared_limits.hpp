@@ -24,6 +24,22 @@ struct WindowSpec {
     std::int64_t window_ms = 0;
 };
 
+// One attempt as one window sees it: admit() counts it in several at once.
+struct WindowAttempt {
+    WindowSpec spec;
+    std::string key;
+    std::string label;
+};
+
+// What admit() decided. When a window was full, `full` is its index in the list, `wait_ms` how
+// long it stays full, and nothing was counted anywhere; otherwise `counts` holds, for each
+// window of the list, the attempts it holds after this one.
+struct Admission {
+    std::optional<std::size_t> full;
+    std::int64_t wait_ms = 0;
+    std::vector<std::int64_t> counts;
+};
+
 // A window that is full now.
 struct SharedFullWindow {
     std::string key;
@@ -43,6 +59,9 @@ public:
     // beyond the limit are not kept: the count never exceeds `spec.attempts`.
     virtual std::int64_t record_attempt(const WindowSpec& spec, const std::string& key,
                                         const std::string& label) = 0;
+    // wait_ms() of every window of `attempts` first, then record_attempt() in all of them when
+    // none was full, as one round trip to the store.
+    virtual Admission admit(const std::vector<WindowAttempt>& attempts) = 0;
     // Forgets the attempts of `key` (or of every key starting with it, with `prefix`); returns
     // how many keys had attempts.
     virtual std::size_t clear_attempts(const WindowSpec& spec, const std::string& key,

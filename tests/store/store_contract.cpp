@@ -706,7 +706,74 @@ void a_slow_database_fails_the_call_within_the_deadline(void**)
     assert_true(env.a->advance_last_step(id, 120));
 }
 
+// What a request asks about an account after looking it up (the PostgreSQL store reads it all
+// with the lookup): the rows as they were when the request began, and then its own writes.
+void a_request_reads_the_account_as_it_is_and_then_its_own_writes(void**)
+{
+    const auto id = enrolled("reader");
+    const AccountKey key{"reader", 2000, true};
+    // Written through the other server before the request.
+    assert_true(env.b->advance_last_step(id, 150));
+    env.b->set_drift(id, {2, 3, kNow});
+    assert_true(env.b->spend_recovery_code(env.b->unused_recovery_codes(id).front().id, kNow));
+
+    env.a->begin_request();
+    assert_true(env.a->account_for(key, kNow, false) == std::optional<std::int64_t>(id));
+    auto enrolment = env.a->active_enrolment(id);
+    assert_true(enrolment.has_value());
+    assert_int_equal(enrolment->last_step, 150);
+    assert_true(enrolment->secret == bytes("12345678901234567890"));
+    assert_int_equal(env.a->drift(id).offset, 2);
+    assert_int_equal(env.a->count_unused_recovery_codes(id), 9);
+
+    // Its own writes are seen by what it asks next.
+    assert_false(env.a->advance_last_step(id, 150));
+    assert_true(env.a->advance_last_step(id, 151));
+    assert_int_equal(env.a->active_enrolment(id)->last_step, 151);
+    assert_true(env.a->spend_recovery_code(env.a->unused_recovery_codes(id).front().id, kNow));
+    assert_int_equal(env.a->count_unused_recovery_codes(id), 8);
+    env.a->set_drift(id, {0, 0, 0});
+    assert_int_equal(env.a->drift(id).seen, 0);
+    env.a->end_request(true);
+
+    // Once the request is over nothing it read stands in for the rows.
+    assert_true(env.b->advance_last_step(id, 160));
+    assert_int_equal(env.a->active_enrolment(id)->last_step, 160);
+    env.b->delete_enrolment(id);
+    env.a->begin_request();
+    assert_true(env.a->account_for(key, kNow, false) == std::optional<std::int64_t>(id));
+    assert_false(env.a->active_enrolment(id).has_value());
+    assert_int_equal(env.a->count_unused_recovery_codes(id), 0);
+    env.a->end_request(true);
+}
+
 // ---- Rate limits and locks shared by a fleet, on the database's clock (shared_limits.hpp) ----
+
+// A lock running when a request begins, or started in it, is seen by the request.
+void a_request_sees_the_locks_running_before_it_and_its_own(void**)
+{
+    if (!postgres())
+        skip();
+    const auto id = enrolled("locked-reader");
+    const AccountKey key{"locked-reader", 2000, true};
+    SharedLimits& a = *env.a->shared_limits();
+    SharedLimits& b = *env.b->shared_limits();
+
+    env.a->begin_request();
+    assert_true(env.a->account_for(key, kNow, false).has_value());
+    assert_false(a.running_lock(id, "password", 3600).has_value());
+    (void)a.start_lock(id, "password", 3600, 5);
+    assert_true(a.running_lock(id, "password", 3600).has_value());
+    env.a->end_request(true);
+
+    env.b->begin_request();
+    assert_true(env.b->account_for(key, kNow, false).has_value());
+    const auto seen = b.running_lock(id, "password", 3600);
+    assert_true(seen.has_value());
+    assert_int_equal(seen->failures, 5);
+    assert_false(b.running_lock(id, "console", 3600).has_value());
+    env.b->end_request(true);
+}
 
 // The database's own clock, in unix seconds.
 std::int64_t database_now()
@@ -785,6 +852,69 @@ void a_window_frees_itself_and_is_cleared_by_key_or_prefix(void**)
                         "1");
     assert_int_equal(b.clear_attempts(short_window, "198.51.100.9", false), 1);
     assert_int_equal(b.clear_attempts(short_window, "198.51.100.9", false), 0);
+}
+
+void an_admission_counts_in_every_window_or_in_none(void**)
+{
+    if (!postgres())
+        skip();
+    SharedLimits& a = *env.a->shared_limits();
+    SharedLimits& b = *env.b->shared_limits();
+    const WindowSpec source{"login-source", 3, 600'000};
+    const WindowSpec user{"login-user", 2, 600'000};
+    const auto count_of = [](const std::string& window, const std::string& key) {
+        return std::stoll(raw_sql("SELECT count(*) FROM attempts WHERE window_name = '" + window +
+                                  "' AND key = '" + key + "'"));
+    };
+
+    // Counted in both windows, through either server.
+    auto admitted =
+        a.admit({{source, "198.51.100.4", "198.51.100.4"}, {user, "ann\tpassword", "ann"}});
+    assert_false(admitted.full.has_value());
+    assert_true(admitted.counts == std::vector<std::int64_t>({1, 1}));
+    admitted = b.admit({{source, "198.51.100.4", "198.51.100.4"}, {user, "ann\tpassword", "ann"}});
+    assert_true(admitted.counts == std::vector<std::int64_t>({2, 2}));
+
+    // Ann's window is full: refused with its wait, and counted in neither window.
+    admitted = a.admit({{source, "198.51.100.4", "198.51.100.4"}, {user, "ann\tpassword", "ann"}});
+    assert_true(admitted.full == std::optional<std::size_t>(1));
+    assert_true(admitted.wait_ms > 590'000 && admitted.wait_ms <= 600'000);
+    assert_true(admitted.counts.empty());
+    assert_int_equal(count_of("login-source", "198.51.100.4"), 2);
+    assert_int_equal(count_of("login-user", "ann\tpassword"), 2);
+
+    // Another name from the same address fills the address's window; the next is refused by it.
+    admitted = b.admit({{source, "198.51.100.4", "198.51.100.4"}, {user, "bob\tpassword", "bob"}});
+    assert_true(admitted.counts == std::vector<std::int64_t>({3, 1}));
+    admitted = a.admit({{source, "198.51.100.4", "198.51.100.4"}, {user, "cy\tpassword", "cy"}});
+    assert_true(admitted.full == std::optional<std::size_t>(0));
+    assert_int_equal(count_of("login-user", "cy\tpassword"), 0);
+
+    // One window alone; a window without a limit is never full.
+    admitted = a.admit({{user, "dee\tpassword", "dee"}});
+    assert_true(admitted.counts == std::vector<std::int64_t>({1}));
+    const WindowSpec unlimited{"login-user", 0, 600'000};
+    for (int i = 0; i < 3; ++i)
+        assert_false(a.admit({{unlimited, "eve\tpassword", "eve"}}).full.has_value());
+
+    // Admissions racing through both servers add up exactly, as single counts do.
+    const WindowSpec wide{"login-user", 40, 600'000};
+    std::vector<std::int64_t> seen_a, seen_b;
+    at_once(
+        [&] {
+            for (int i = 0; i < 20; ++i)
+                seen_a.push_back(a.admit({{wide, "fay\tpassword", "fay"}}).counts.at(0));
+        },
+        [&] {
+            for (int i = 0; i < 20; ++i)
+                seen_b.push_back(b.admit({{wide, "fay\tpassword", "fay"}}).counts.at(0));
+        });
+    std::vector<std::int64_t> all = seen_a;
+    all.insert(all.end(), seen_b.begin(), seen_b.end());
+    std::sort(all.begin(), all.end());
+    for (std::size_t i = 0; i < all.size(); ++i)
+        assert_int_equal(all[i], static_cast<std::int64_t>(i + 1));
+    assert_true(a.admit({{wide, "fay\tpassword", "fay"}}).full.has_value());
 }
 
 void a_lock_holds_on_every_server_on_the_database_clock(void**)
@@ -951,6 +1081,9 @@ int main()
         cmocka_unit_test(a_slow_database_fails_the_call_within_the_deadline),
         cmocka_unit_test(attempts_from_two_daemons_add_up_exactly),
         cmocka_unit_test(a_window_frees_itself_and_is_cleared_by_key_or_prefix),
+        cmocka_unit_test(an_admission_counts_in_every_window_or_in_none),
+        cmocka_unit_test(a_request_reads_the_account_as_it_is_and_then_its_own_writes),
+        cmocka_unit_test(a_request_sees_the_locks_running_before_it_and_its_own),
         cmocka_unit_test(a_lock_holds_on_every_server_on_the_database_clock),
         cmocka_unit_test(a_new_key_reseals_every_secret_once),
     };
