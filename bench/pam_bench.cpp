@@ -5,6 +5,7 @@
 //   pam-bench --confdir DIR --service NAME --first I --users K [--transactions M] [--procs P]
 //             [--mode right|wrong|replay|recovery] [--slot S] [--scratch] [--warmup-user W]
 //             [--record FILE] [--replay-from FILE] [--expect success|refused]
+//             [--fresh-process PAM-ONCE]
 //   pam-bench --direct SOCKET [--one-connection] ...   (the same, by the daemon's protocol)
 //
 // Transaction j logs in user I + (j mod K) (bench_users.hpp names them and derives their
@@ -19,6 +20,11 @@
 // With P processes, transaction j runs in process j mod P; they start together and the rate is
 // all transactions over the wall time. --warmup-user runs one untimed wrong-code transaction of
 // that user in each process first, so that loading the modules is not counted.
+//
+// --fresh-process runs every transaction in a new process, forked and executing PAM-ONCE (the
+// pam-once program built beside this one), as sshd runs each connection's login in a process of
+// its own: the time then includes starting the process and loading the modules and their
+// libraries into it, which --warmup-user keeps out of the other runs.
 //
 // --direct replaces libpam and the module with the requests the module sends (AuthQuery with
 // CountAttempt, then AuthVerify), each on a new connection, or both on one with --one-connection
@@ -38,6 +44,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <charconv>
 #include <chrono>
 #include <cstdio>
@@ -72,6 +79,7 @@ struct Options {
     std::string record;
     std::string replay_from;
     std::string expect;
+    std::string fresh_process;  // pam-once's path: one process per transaction
 };
 
 // One timed transaction: how it ended and how long it took.
@@ -131,6 +139,8 @@ bool parse(int argc, char** argv, Options& o)
             o.record = argv[++i];
         } else if (has_value && a == "--replay-from") {
             o.replay_from = argv[++i];
+        } else if (has_value && a == "--fresh-process") {
+            o.fresh_process = argv[++i];
         } else if (has_value && a == "--expect") {
             o.expect = argv[++i];
         } else if (has_value && a == "--mode" && parse_mode(argv[i + 1])) {
@@ -220,6 +230,27 @@ __attribute__((noinline)) int pam_transaction(const Options& o, const std::strin
     return status;
 }
 
+// The same transaction in a new process running pam-once, which exits with the PAM result.
+int fresh_process_transaction(const Options& o, const std::string& user, const std::string& answer)
+{
+    const pid_t child = fork();
+    if (child < 0)
+        return PAM_SYSTEM_ERR;
+    if (child == 0) {
+        execl(o.fresh_process.c_str(), "pam-once", o.confdir.c_str(), o.service.c_str(),
+              user.c_str(), answer.c_str(), static_cast<char*>(nullptr));
+        _exit(254);
+    }
+    int status = 0;
+    while (waitpid(child, &status, 0) < 0) {
+        if (errno != EINTR)
+            return PAM_SYSTEM_ERR;
+    }
+    if (!WIFEXITED(status) || WEXITSTATUS(status) >= 254)
+        return PAM_SYSTEM_ERR;  // killed, or pam-once could not start: never a success
+    return WEXITSTATUS(status) == 255 ? PAM_ABORT : WEXITSTATUS(status);
+}
+
 // --- by the protocol (--direct) ---
 
 // Results of the direct client, numbered past libpam's codes so that both share one table.
@@ -303,8 +334,10 @@ bool is_success(int result)
 
 int transaction(const Options& o, const std::string& user, const std::string& answer)
 {
-    return o.direct_socket.empty() ? pam_transaction(o, user, answer)
-                                   : direct_transaction(o, user, answer);
+    if (!o.direct_socket.empty())
+        return direct_transaction(o, user, answer);
+    return o.fresh_process.empty() ? pam_transaction(o, user, answer)
+                                   : fresh_process_transaction(o, user, answer);
 }
 
 // The recorded (index, code) pairs of --replay-from.

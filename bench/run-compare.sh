@@ -57,6 +57,7 @@ fi
 
 # ---- inside the private mount namespace ----
 pam_bench=$build/bench/pam-bench
+pam_once=$build/bench/pam-once
 work=$(mktemp -d /tmp/fsbench-XXXXXX)
 chmod 755 "$work"
 results=$out/results.txt
@@ -198,6 +199,22 @@ run_paths() {
     esac
 }
 
+# The first login of a process: sshd runs each connection's login in a new process, which loads
+# the modules (and the libraries they need) again. pam-bench --fresh-process forks and executes
+# pam-once, a program with libpam and libc alone, for every transaction; right codes, against
+# pam_permit in the same way.
+run_fresh() {
+    local dir=$1 n=$2 count=$3 service
+    local args=(--confdir "$dir/pam.d" --fresh-process "$pam_once")
+    run "permit (fresh process)" "$n" -- "${args[@]}" --service permit --first 0 --users 1 \
+        --transactions "$count"
+    for service in fotostudio ga oath; do
+        take_users "$count"
+        run "$service right (fresh process)" "$n" -- "${args[@]}" --service "$service" \
+            --first "$slice_first" --users "$count" --mode right
+    done
+}
+
 # Concurrency: P client processes at once, right codes of fresh users; then every accepted code
 # is tried again, and each one that passes again is an update the module lost.
 run_concurrency() {
@@ -305,6 +322,7 @@ bench_population() {
         run_paths "$dir" "$n" fotostudio "$count"
         run_paths "$dir" "$n" ga "$count"
         run_paths "$dir" "$n" oath "$oath_count"
+        run_fresh "$dir" "$n" "$((oath_count < 200 ? oath_count : 200))"
         run "direct wrong (new connection per request)" "$n" -- --direct "$dir/run/socket" \
             --first "$pool_first" --users "$count" --mode wrong
         run "direct wrong (one connection)" "$n" -- --direct "$dir/run/socket" --one-connection \

@@ -9,7 +9,10 @@ SERVICE_FUNCTIONS = {
     "pam_sm_authenticate", "pam_sm_setcred", "pam_sm_acct_mgmt",
     "pam_sm_open_session", "pam_sm_close_session", "pam_sm_chauthtok",
 }
-ALLOWED_LIBRARIES = {"libpam.so.0", "libstdc++.so.6", "libgcc_s.so.1", "libm.so.6", "libc.so.6"}
+# The C++ runtime is linked into the module (pam_fotostudio/meson.build): a C program such as
+# sshd loads no libstdc++ for it. The dynamic loader, which every process has, provides the
+# thread-local storage that runtime uses (ld-linux-x86-64.so.2 on amd64).
+ALLOWED_LIBRARIES = {"libpam.so.0", "libc.so.6"}
 
 
 def test_module_loads_with_every_symbol_resolved_at_once():
@@ -25,10 +28,11 @@ def test_module_exports_the_pam_service_functions_and_nothing_else():
     assert exported == SERVICE_FUNCTIONS
 
 
-def test_module_links_only_libpam_and_the_c_and_cxx_runtimes():
+def test_module_links_only_libpam_and_the_c_library():
     dynamic = subprocess.run(["readelf", "-d", str(PAM_MODULE)],
                              check=True, capture_output=True, text=True).stdout
     needed = {line.split("[")[1].rstrip("]") for line in dynamic.splitlines()
               if "(NEEDED)" in line}
     assert "libpam.so.0" in needed
-    assert needed <= ALLOWED_LIBRARIES, needed - ALLOWED_LIBRARIES
+    others = {name for name in needed - ALLOWED_LIBRARIES if not name.startswith("ld-linux")}
+    assert not others, others
