@@ -8,7 +8,15 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from support.daemon import Daemon  # noqa: E402
-from support.users import TestUser  # noqa: E402
+from support.users import TestUser, sweep_leftover_users  # noqa: E402
+
+
+@pytest.fixture(scope="session", autouse=True)
+def leftover_test_accounts_removed():
+    """Accounts that a killed earlier test run could not remove are removed first."""
+    if os.geteuid() == 0:
+        sweep_leftover_users()
+    yield
 
 
 @pytest.fixture

@@ -1,7 +1,56 @@
-"""Creates uniquely named local accounts for a test and removes them afterwards, even on failure."""
+"""Creates uniquely named local accounts for a test and removes them afterwards, even on failure.
+
+A test process killed before its clean-up ran (SIGKILL, a CI time-out) cannot remove its
+accounts. Each account's comment field names the pytest process that made it, and the next test
+session removes the accounts whose process is gone (sweep_leftover_users, called once per
+session by tests/conftest.py)."""
+import os
+import pwd
+import re
 import secrets
 import subprocess
+import sys
 import time
+
+COMMENT = "fotostudio-auth test account, made by process {pid}"
+LEFTOVER = re.compile(r"^fotostudio-auth test account, made by process (\d+)$")
+
+
+def process_exists(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def remove_account(name):
+    """Ends the account's processes and removes it with its home; gone already is no error."""
+    # userdel refuses while the killed processes are still exiting: try again a few times.
+    for _ in range(50):
+        subprocess.run(["pkill", "-KILL", "-u", name], check=False)
+        result = subprocess.run(["userdel", "--remove", name], check=False,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        if result.returncode in (0, 6):  # 6: the user does not exist (any more)
+            return
+        time.sleep(0.1)
+
+
+def sweep_leftover_users():
+    """Removes the test accounts of test processes that no longer run; returns their names.
+    Accounts of a test session running beside this one are left alone: their process lives."""
+    removed = []
+    for entry in pwd.getpwall():
+        match = LEFTOVER.match(entry.pw_gecos)
+        if match and int(match.group(1)) != os.getpid() and not process_exists(int(match.group(1))):
+            remove_account(entry.pw_name)
+            removed.append(entry.pw_name)
+    if removed:
+        print(f"removed test accounts left by killed test runs: {' '.join(removed)}",
+              file=sys.stderr)
+    return removed
 
 
 class TestUser:
@@ -13,7 +62,8 @@ class TestUser:
         self.created = False
 
     def create(self):
-        subprocess.run(["useradd", "--create-home", "--shell", "/bin/sh", self.name], check=True)
+        subprocess.run(["useradd", "--create-home", "--shell", "/bin/sh",
+                        "--comment", COMMENT.format(pid=os.getpid()), self.name], check=True)
         self.created = True
         subprocess.run(["chpasswd"], input=f"{self.name}:{self.password}\n", text=True, check=True)
         return self
@@ -21,19 +71,11 @@ class TestUser:
     def remove(self):
         if not self.created:
             return
-        # userdel refuses while the killed processes are still exiting: try again a few times.
-        for _ in range(50):
-            subprocess.run(["pkill", "-KILL", "-u", self.name], check=False)
-            result = subprocess.run(["userdel", "--remove", self.name], check=False,
-                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            if result.returncode in (0, 6):  # 6: the user does not exist (any more)
-                break
-            time.sleep(0.1)
+        remove_account(self.name)
         self.created = False
 
     @property
     def uid(self):
-        import pwd
         return pwd.getpwnam(self.name).pw_uid
 
     def __enter__(self):
