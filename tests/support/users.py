@@ -27,26 +27,41 @@ def process_exists(pid):
 
 
 def remove_account(name):
-    """Ends the account's processes and removes it with its home; gone already is no error."""
+    """Ends the account's processes and removes it with its home; True when it is gone (also
+    when it was gone already)."""
     # userdel refuses while the killed processes are still exiting: try again a few times.
     for _ in range(50):
         subprocess.run(["pkill", "-KILL", "-u", name], check=False)
         result = subprocess.run(["userdel", "--remove", name], check=False,
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         if result.returncode in (0, 6):  # 6: the user does not exist (any more)
-            return
+            return True
         time.sleep(0.1)
+    return False
 
 
-def sweep_leftover_users():
+# The names TestUser and the tests give their accounts: "fs" and a few letters, then 8
+# hexadecimal digits.
+TEST_NAME = re.compile(r"^fs[a-z]{1,6}[0-9a-f]{8}$")
+
+
+def sweep_leftover_users(passwd_file="/etc/passwd"):
     """Removes the test accounts of test processes that no longer run; returns their names.
-    Accounts of a test session running beside this one are left alone: their process lives."""
+    Only local accounts (this machine's passwd file, never a directory service's) with a test
+    name and the test comment are looked at. Accounts of a test session running beside this one
+    are left alone: their process lives."""
     removed = []
-    for entry in pwd.getpwall():
-        match = LEFTOVER.match(entry.pw_gecos)
-        if match and int(match.group(1)) != os.getpid() and not process_exists(int(match.group(1))):
-            remove_account(entry.pw_name)
-            removed.append(entry.pw_name)
+    with open(passwd_file, encoding="utf-8", errors="replace") as lines:
+        for line in lines:
+            fields = line.rstrip("\n").split(":")
+            if len(fields) < 7 or not TEST_NAME.match(fields[0]):
+                continue
+            match = LEFTOVER.match(fields[4])
+            if not match or len(match.group(1)) > 9:
+                continue
+            pid = int(match.group(1))
+            if pid != os.getpid() and not process_exists(pid) and remove_account(fields[0]):
+                removed.append(fields[0])
     if removed:
         print(f"removed test accounts left by killed test runs: {' '.join(removed)}",
               file=sys.stderr)
