@@ -18,7 +18,7 @@ import secrets
 import subprocess
 from dataclasses import dataclass
 
-from private_sshd import process_exists
+from support.users import process_exists
 
 IP = "/usr/sbin/ip"
 PREFIX = "fsmfa-"

@@ -27,6 +27,7 @@ import time
 from pathlib import Path
 
 from support.paths import TOP
+from support.users import process_exists
 
 SSHD = Path("/usr/sbin/sshd")
 PAM_DIR = Path("/etc/pam.d")
@@ -146,16 +147,6 @@ def service_owner(path):
     except (OSError, ValueError):
         pass
     return None
-
-
-def process_exists(pid):
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def free_port(addresses):

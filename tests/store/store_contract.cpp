@@ -781,6 +781,18 @@ std::int64_t database_now()
     return std::stoll(raw_sql("SELECT floor(extract(epoch FROM clock_timestamp()))::bigint"));
 }
 
+// The counts two servers saw for attempts on one key: together, every count from 1 up exactly
+// once, so that exactly one of them saw the attempt that filled the window.
+void assert_every_count_seen_once(const std::vector<std::int64_t>& seen_a,
+                                  const std::vector<std::int64_t>& seen_b)
+{
+    std::vector<std::int64_t> all = seen_a;
+    all.insert(all.end(), seen_b.begin(), seen_b.end());
+    std::sort(all.begin(), all.end());
+    for (std::size_t i = 0; i < all.size(); ++i)
+        assert_int_equal(all[i], static_cast<std::int64_t>(i + 1));
+}
+
 void attempts_from_two_daemons_add_up_exactly(void**)
 {
     // One SQLite daemon counts in its own memory (brute_force.cpp): nothing is shared.
@@ -804,11 +816,7 @@ void attempts_from_two_daemons_add_up_exactly(void**)
             for (int i = 0; i < 20; ++i)
                 seen_b.push_back(b.record_attempt(spec, "7\tpassword", ""));
         });
-    std::vector<std::int64_t> all = seen_a;
-    all.insert(all.end(), seen_b.begin(), seen_b.end());
-    std::sort(all.begin(), all.end());
-    for (std::size_t i = 0; i < all.size(); ++i)
-        assert_int_equal(all[i], static_cast<std::int64_t>(i + 1));
+    assert_every_count_seen_once(seen_a, seen_b);
 
     // Full now, for both servers, for at most one window; more attempts are not kept.
     const auto wait = b.wait_ms(spec, "7\tpassword");
@@ -909,11 +917,7 @@ void an_admission_counts_in_every_window_or_in_none(void**)
             for (int i = 0; i < 20; ++i)
                 seen_b.push_back(b.admit({{wide, "fay\tpassword", "fay"}}).counts.at(0));
         });
-    std::vector<std::int64_t> all = seen_a;
-    all.insert(all.end(), seen_b.begin(), seen_b.end());
-    std::sort(all.begin(), all.end());
-    for (std::size_t i = 0; i < all.size(); ++i)
-        assert_int_equal(all[i], static_cast<std::int64_t>(i + 1));
+    assert_every_count_seen_once(seen_a, seen_b);
     assert_true(a.admit({{wide, "fay\tpassword", "fay"}}).full.has_value());
 }
 
