@@ -30,7 +30,6 @@ namespace {
 constexpr std::size_t kSecretBytes = 20;  // 160 bits, as RFC 4226 recommends
 constexpr std::size_t kNonceBytes = 16;
 constexpr std::size_t kMaxCodeLength = 128;  // nothing legitimate typed at the prompt is longer
-constexpr std::size_t kMaxPendingProofs = 4096;
 constexpr std::size_t kHistoryLength = 50;
 constexpr std::size_t kFewCodesLeft = 2;  // at or below this, logins warn about recovery codes
 
@@ -307,9 +306,8 @@ Message Authenticator::account_check(const Caller& caller, const Target& target,
 
     // The proof stays for the session stage to redeem; here it is only looked at.
     const auto nonce = request.get(Field::Nonce);
-    const auto found = nonce ? proofs_.find(std::string(*nonce)) : proofs_.end();
-    if (found != proofs_.end() && found->second.account == *account &&
-        found->second.expires_at > clock_.now())
+    const AuthProof* proof = nonce ? proofs_.find(*nonce) : nullptr;
+    if (proof && proof->account == *account && proof->expires_at > clock_.now())
         return make_reply(ReplyStatus::Ok);
 
     remember(caller, *account, "login-refused", request, "no verification code in this login");
@@ -647,7 +645,7 @@ Authenticator::after_password_change(const Target& target, uid_t changed_by, pid
     const auto account = account_of(target, false);
     if (account) {
         outcome.devices = store_.forget_devices(*account, std::nullopt);
-        std::erase_if(proofs_, [&](const auto& entry) { return entry.second.account == *account; });
+        (void)proofs_.forget_account(*account);
         store_.set_shadow_digest(*account, shadow_digest_of(target.account.name));
     }
     outcome.sessions = sessions_.end_sessions(
@@ -1101,12 +1099,21 @@ bool Authenticator::verify_recovery_code(std::int64_t account, std::string_view 
 std::string Authenticator::issue_proof(std::int64_t account, std::string how, bool verified)
 {
     const std::int64_t now = clock_.now();
-    if (proofs_.size() >= kMaxPendingProofs)
-        std::erase_if(proofs_, [now](const auto& entry) { return entry.second.expires_at <= now; });
-
     std::string nonce = random_hex(kNonceBytes);
-    proofs_[nonce] =
-        AuthProof{account, now + config_.auth_proof_lifetime.count(), std::move(how), verified};
+    const bool evicted = proofs_.add(
+        nonce,
+        AuthProof{account, now + config_.auth_proof_lifetime.count(), std::move(how), verified},
+        now);
+    // Said at most once a minute, with the count since: a flood of such logins must not
+    // become a flood of log lines.
+    if (evicted && ++proofs_dropped_ && now >= proofs_dropped_told_at_ + 60) {
+        log::warning("Passed logins waited for their session stage beyond the daemon's limit; "
+                     "the oldest proofs were dropped and those sessions will be refused",
+                     {{"DROPPED", std::to_string(proofs_dropped_)},
+                      {"PENDING", std::to_string(proofs_.size())}});
+        proofs_dropped_ = 0;
+        proofs_dropped_told_at_ = now;
+    }
     return nonce;
 }
 
@@ -1118,19 +1125,17 @@ Message Authenticator::session_open(const Caller& caller, const Target& target,
         return session_without_proof(caller, target, request);
 
     const auto account = account_of(target, false);
-    const auto found = proofs_.find(std::string(*nonce));
-    if (found == proofs_.end() || !account) {
+    const AuthProof* kept = proofs_.find(*nonce);
+    if (!kept || !account) {
         log::warning("Session refused: no such proof", {user_field(target.account)});
         return make_reply(ReplyStatus::Rejected, "no such proof");
     }
-
-    const AuthProof proof = found->second;
-    if (proof.account != *account) {
+    if (kept->account != *account) {
         log::warning("Session refused: the proof belongs to another account",
                      {user_field(target.account)});
         return make_reply(ReplyStatus::Rejected, "the proof belongs to another account");
     }
-    proofs_.erase(found);
+    const AuthProof proof = *proofs_.take(*nonce);
     if (proof.expires_at <= clock_.now()) {
         log::warning("Session refused: the proof expired", {user_field(target.account)});
         return make_reply(ReplyStatus::Rejected, "the proof expired");

@@ -15,6 +15,7 @@
 #include "connection_watch.hpp"
 #include "log.hpp"
 #include "mfa_policy.hpp"
+#include "pending_proofs.hpp"
 #include "config.hpp"
 #include "protocol.hpp"
 #include "store.hpp"
@@ -22,6 +23,7 @@
 
 #include <sys/types.h>
 
+#include <climits>
 #include <cstdint>
 #include <string>
 #include <unordered_map>
@@ -62,14 +64,6 @@ private:
         SystemAccount account;
         AccountKey key;
     };
-    // A passed auth stage, waiting for the session stage to redeem it.
-    struct AuthProof {
-        std::int64_t account = 0;
-        std::int64_t expires_at = 0;
-        std::string how;        // for the history: "verification code", "trusted device ..."
-        bool verified = false;  // a code was checked (not a trusted device)
-    };
-
     using Message = fotostudio::protocol::Message;
 
     Message dispatch(const Caller& caller, const Message& request);
@@ -170,7 +164,10 @@ private:
     SessionEnder& sessions_;
     std::vector<std::uint8_t> shadow_key_;
     std::string issuer_;
-    std::unordered_map<std::string, AuthProof> proofs_;
+    // Passed auth stages waiting for their session stage to redeem them.
+    PendingProofs proofs_;
+    std::uint64_t proofs_dropped_ = 0;                 // since the last warning about it
+    std::int64_t proofs_dropped_told_at_ = INT64_MIN;  // clock seconds of that warning
     // The shadow file's version when each account was last compared with it.
     static constexpr std::size_t kMaxShadowChecks = 100000;
     std::unordered_map<std::int64_t, std::string> shadow_checked_;
