@@ -59,6 +59,8 @@ public:
 
 private:
     bool wait_for(short events, Outcome& outcome);
+    // Looks for the answer for a moment without sleeping; true once something is there to read.
+    bool answer_arrived_without_sleeping() const;
 
     int fd_ = -1;
     std::chrono::steady_clock::time_point deadline_{};
