@@ -777,6 +777,7 @@ void Authenticator::tick() noexcept
         for (const auto& notice : store_.password_changes_elsewhere())
             end_sessions_for_change_elsewhere(notice);
         sessions_.tick(clock_.monotonic_ms());
+        guard_.forget_expired();
     } catch (const std::exception& error) {
         log::error("Delayed work failed", {{"ERROR", error.what()}});
     }

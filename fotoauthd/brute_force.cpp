@@ -115,6 +115,9 @@ public:
     virtual std::vector<Full> full_windows() = 0;
     // Takes the configuration's limit again after a reload.
     virtual void reconfigure() = 0;
+    // Removes attempts that count nowhere any more from the store; windows kept in this daemon's
+    // memory drop them themselves.
+    virtual void forget_expired() {}
     // The store these windows are shared through, and their kind and limit as it asks for
     // them; nothing for windows kept in this daemon's memory.
     virtual SharedLimits* shared() { return nullptr; }
@@ -182,6 +185,12 @@ private:
     SlidingWindows windows_;
 };
 
+// Attempts that left their window more than a minute ago are removed from a shared store, at
+// most this many per window and tick (once a second), by every daemon of the fleet. The minute
+// keeps the removal away from rows that a count running at the same moment still looks at.
+constexpr std::int64_t kExpiredMarginMs = 60'000;
+constexpr std::size_t kExpiredPerTick = 2'000;
+
 // In the store the fleet shares, on the store's clock.
 class SharedWindows final : public BruteForceGuard::Windows {
 public:
@@ -208,6 +217,10 @@ public:
         return out;
     }
     void reconfigure() override {}  // spec() reads the running configuration at every call
+    void forget_expired() override
+    {
+        (void)shared_.forget_expired(spec(), kExpiredMarginMs, kExpiredPerTick);
+    }
     SharedLimits* shared() override { return &shared_; }
     WindowSpec spec() const override
     {
@@ -439,6 +452,12 @@ void BruteForceGuard::reconfigure()
 {
     for (auto* windows : {&login_source_, &login_user_, &wrong_codes_, &password_changes_})
         (*windows)->reconfigure();
+}
+
+void BruteForceGuard::forget_expired()
+{
+    for (auto* windows : {&login_source_, &login_user_, &wrong_codes_, &password_changes_})
+        (*windows)->forget_expired();
 }
 
 void BruteForceGuard::load_locks()

@@ -60,6 +60,10 @@ public:
     // Reads the locks that were running when the daemon stopped.
     void load_locks();
 
+    // Once a second, from the daemon's tick: removes from a shared store the attempts that
+    // count nowhere any more (nothing to do for windows in memory).
+    void forget_expired();
+
     // A login attempt before the password is tried: refused while the account's channel is
     // locked or either login window is full; otherwise counted in both windows.
     Verdict admit_login(const Attempt& attempt);

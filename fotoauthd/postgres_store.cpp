@@ -185,6 +185,32 @@ constexpr const char* kMigrations[] = {
         PRIMARY KEY (account_id, server)
     );
     )sql",
+    // Version 3: expired attempts are removed by every daemon once a second
+    // (SharedLimits::forget_expired), no longer by every count. That removal walked the index
+    // over the rows deleted before and not yet vacuumed, and was most of an attempt's cost.
+    R"sql(
+    CREATE OR REPLACE FUNCTION fotoauthd_count_attempt(p_window TEXT, p_key TEXT, p_label TEXT,
+                                                       p_limit BIGINT, p_window_ms BIGINT)
+    RETURNS BIGINT LANGUAGE plpgsql VOLATILE AS $$
+    DECLARE
+        now_ms BIGINT;
+        kept   BIGINT;
+    BEGIN
+        -- Held until the calling statement's transaction ends: one attempt per key at a time.
+        PERFORM pg_advisory_xact_lock(hashtextextended(p_window || E'\t' || p_key, 0));
+        now_ms := fotoauthd_now_ms();
+        INSERT INTO attempts (window_name, key, label, at_ms)
+            VALUES (p_window, p_key, p_label, now_ms);
+        -- Only the newest p_limit attempts inside the window decide anything.
+        DELETE FROM attempts WHERE ctid IN (
+            SELECT ctid FROM attempts
+            WHERE window_name = p_window AND key = p_key AND at_ms > now_ms - p_window_ms
+            ORDER BY at_ms DESC OFFSET p_limit);
+        SELECT count(*) INTO kept FROM attempts
+            WHERE window_name = p_window AND key = p_key AND at_ms > now_ms - p_window_ms;
+        RETURN kept;
+    END $$;
+    )sql",
 };
 
 constexpr int kSchemaVersion = static_cast<int>(std::size(kMigrations));
@@ -1305,6 +1331,22 @@ std::size_t PostgresStore::clear_attempts(const WindowSpec& spec, const std::str
                            "SELECT COUNT(DISTINCT key) FROM gone "
                            "WHERE at_ms > fotoauthd_now_ms() - $3";
     auto row = run(prefix ? starting : exact, {spec.name, key, spec.window_ms});
+    return static_cast<std::size_t>(row.integer(0, 0));
+}
+
+std::size_t PostgresStore::forget_expired(const WindowSpec& spec, std::int64_t margin_ms,
+                                          std::size_t most)
+{
+    // Called every second from the daemon's loop: like password_changes_elsewhere(), it never
+    // connects, only uses a connection that is up. Rows another daemon is removing at the same
+    // moment are left to it (SKIP LOCKED).
+    if (!conn_ || PQstatus(conn_) != CONNECTION_OK || in_transaction_)
+        return 0;
+    auto row = run("WITH gone AS (DELETE FROM attempts WHERE ctid IN ("
+                   "SELECT ctid FROM attempts WHERE window_name = $1 "
+                   "AND at_ms <= fotoauthd_now_ms() - $2 - $3 LIMIT $4 FOR UPDATE SKIP LOCKED) "
+                   "RETURNING 1) SELECT count(*) FROM gone",
+                   {spec.name, spec.window_ms, margin_ms, static_cast<std::int64_t>(most)});
     return static_cast<std::size_t>(row.integer(0, 0));
 }
 

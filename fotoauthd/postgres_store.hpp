@@ -92,6 +92,8 @@ public:
     std::size_t clear_attempts(const WindowSpec& spec, const std::string& key,
                                bool prefix) override;
     std::vector<SharedFullWindow> full_windows(const WindowSpec& spec) override;
+    std::size_t forget_expired(const WindowSpec& spec, std::int64_t margin_ms,
+                               std::size_t most) override;
     std::optional<StoredLock> running_lock(std::int64_t account, const std::string& channel,
                                            std::int64_t longest_s) override;
     std::int64_t start_lock(std::int64_t account, const std::string& channel,

@@ -67,6 +67,11 @@ public:
     virtual std::size_t clear_attempts(const WindowSpec& spec, const std::string& key,
                                        bool prefix) = 0;
     virtual std::vector<SharedFullWindow> full_windows(const WindowSpec& spec) = 0;
+    // Removes at most `most` attempts of the window that left it more than `margin_ms` ago (they
+    // count nowhere any more); returns how many. The daemons call it once a second, so that
+    // counting an attempt never has to.
+    virtual std::size_t forget_expired(const WindowSpec& spec, std::int64_t margin_ms,
+                                       std::size_t most) = 0;
 
     // The lock of (account, channel) while it runs on the store's clock. A lock that would run
     // longer than `longest_s` from now (the store's clock was set back) is cut to that first.

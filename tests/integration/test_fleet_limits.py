@@ -13,6 +13,7 @@ import os
 import re
 import subprocess
 import threading
+import time
 
 import pytest
 
@@ -121,6 +122,32 @@ def test_logins_from_one_address_count_on_both_servers_and_either_unblocks(fleet
     for server in (beta, alpha):
         assert request(server.socket, MessageType.PREAUTH,
                        fields(user.name)).status == Status.OK
+
+
+def test_attempts_that_left_their_window_are_removed_by_the_daemons_without_a_login(cluster, user):
+    """Counting an attempt no longer removes old ones; each daemon does, once a second."""
+    database = cluster.new_database()
+    alpha = None
+    try:
+        alpha = fleet_daemon(cluster.conninfo(database), "alpha")
+        assert request(alpha.socket, MessageType.PREAUTH, fields(user.name)).status == Status.OK
+        # Three attempts from two hours ago, as a daemon that stopped then would have left them.
+        cluster.psql("INSERT INTO attempts (window_name, key, label, at_ms) "
+                     "SELECT 'login-source', '198.51.100.45', '198.51.100.45', "
+                     "fotoauthd_now_ms() - 7200000 FROM generate_series(1, 3)", database)
+
+        def left(where):
+            return int(cluster.psql(f"SELECT count(*) FROM attempts WHERE {where}", database))
+
+        deadline = time.monotonic() + 10
+        while left("key = '198.51.100.45'") and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert left("key = '198.51.100.45'") == 0, alpha.log()
+        # The login's own attempts, inside their windows, are still counted.
+        assert left(f"window_name = 'login-source' AND key = '{ADDRESS}'") == 1
+        assert left("window_name = 'login-user'") == 1
+    finally:
+        stop_all(alpha)
 
 
 def test_eight_logins_racing_with_one_recovery_code_on_two_servers_have_one_winner(cluster,

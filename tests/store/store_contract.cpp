@@ -862,6 +862,39 @@ void a_window_frees_itself_and_is_cleared_by_key_or_prefix(void**)
     assert_int_equal(b.clear_attempts(short_window, "198.51.100.9", false), 0);
 }
 
+void expired_attempts_are_removed_in_batches_and_only_they(void**)
+{
+    if (!postgres())
+        skip();
+    SharedLimits& a = *env.a->shared_limits();
+    SharedLimits& b = *env.b->shared_limits();
+    const WindowSpec short_window{"login-user", 10, 50};
+    const WindowSpec long_window{"code", 10, 600'000};
+    for (int i = 0; i < 3; ++i)
+        (void)a.record_attempt(short_window, "erin\tpassword", "erin");
+    (void)a.record_attempt(long_window, "12\tpassword", "");
+    std::this_thread::sleep_for(std::chrono::milliseconds(120));
+    (void)b.record_attempt(short_window, "erin\tpassword", "erin");  // inside its window
+
+    // A minute's margin: none of these left their window that long ago.
+    assert_int_equal(b.forget_expired(short_window, 60'000, 100), 0);
+    // Without the margin the three old ones go, at most `most` at a time; the new one stays.
+    assert_int_equal(b.forget_expired(short_window, 0, 2), 2);
+    assert_int_equal(a.forget_expired(short_window, 0, 100), 1);
+    assert_int_equal(a.forget_expired(short_window, 0, 100), 0);
+    assert_string_equal(raw_sql("SELECT count(*) FROM attempts WHERE window_name = 'login-user' "
+                                "AND key = 'erin\tpassword'")
+                            .c_str(),
+                        "1");
+    assert_int_equal(a.wait_ms(short_window, "erin\tpassword"), 0);
+    // Another window's attempts are not touched.
+    assert_int_equal(a.forget_expired(long_window, 0, 100), 0);
+    assert_string_equal(
+        raw_sql("SELECT count(*) FROM attempts WHERE window_name = 'code' AND key = '12\tpassword'")
+            .c_str(),
+        "1");
+}
+
 void an_admission_counts_in_every_window_or_in_none(void**)
 {
     if (!postgres())
@@ -1085,6 +1118,7 @@ int main()
         cmocka_unit_test(a_slow_database_fails_the_call_within_the_deadline),
         cmocka_unit_test(attempts_from_two_daemons_add_up_exactly),
         cmocka_unit_test(a_window_frees_itself_and_is_cleared_by_key_or_prefix),
+        cmocka_unit_test(expired_attempts_are_removed_in_batches_and_only_they),
         cmocka_unit_test(an_admission_counts_in_every_window_or_in_none),
         cmocka_unit_test(a_request_reads_the_account_as_it_is_and_then_its_own_writes),
         cmocka_unit_test(a_request_sees_the_locks_running_before_it_and_its_own),
