@@ -1059,7 +1059,7 @@ bool Authenticator::verify_totp(const Target& target, std::int64_t account,
     if (match.kind != totp::MatchKind::Accepted)
         return false;
     // The conditional update is what makes the code single use, also against a racing login.
-    if (!store_.advance_last_step(account, match.step))
+    if (!store_.advance_last_step(account, enrolment.active_since, match.step))
         return false;
     if (store_.drift(account).seen > 0)
         store_.set_drift(account, drift::settle());

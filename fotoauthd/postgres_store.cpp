@@ -869,7 +869,8 @@ bool PostgresStore::activate_enrolment(std::int64_t account, std::int64_t accept
     return true;
 }
 
-bool PostgresStore::advance_last_step(std::int64_t account, std::int64_t step)
+bool PostgresStore::advance_last_step(std::int64_t account, std::int64_t active_since,
+                                      std::int64_t step)
 {
     std::optional<Prefetched> kept = std::move(prefetched_);
     // One statement, so one round trip and one commit: of two servers updating the row at once,
@@ -877,13 +878,13 @@ bool PostgresStore::advance_last_step(std::int64_t account, std::int64_t step)
     // Burned steps at or before the step used can never match again: they go in the same
     // statement, only when the step was won.
     auto advanced = run("WITH won AS (UPDATE enrolments SET last_step = $2 WHERE account_id = $1 "
-                        "AND last_step < $2 AND NOT EXISTS "
+                        "AND active_since = $3 AND last_step < $2 AND NOT EXISTS "
                         "(SELECT 1 FROM burned_steps WHERE account_id = $1 AND step = $2) "
                         "RETURNING account_id), "
                         "cleared AS (DELETE FROM burned_steps WHERE account_id IN "
                         "(SELECT account_id FROM won) AND step <= $2) "
                         "SELECT count(*) FROM won",
-                        {account, step});
+                        {account, step, active_since});
     const bool won = advanced.integer(0, 0) == 1;
     // Only this row changed, and to a value known here: what the request read stays true.
     if (won && kept && kept->account == account) {

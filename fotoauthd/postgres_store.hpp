@@ -45,7 +45,8 @@ public:
     void delete_pending_enrolment(std::int64_t account) override;
     bool activate_enrolment(std::int64_t account, std::int64_t accepted_step,
                             const std::vector<std::string>& code_hashes, std::int64_t now) override;
-    bool advance_last_step(std::int64_t account, std::int64_t step) override;
+    bool advance_last_step(std::int64_t account, std::int64_t active_since,
+                           std::int64_t step) override;
     std::vector<StoredRecoveryCode> unused_recovery_codes(std::int64_t account) override;
     std::size_t count_unused_recovery_codes(std::int64_t account) override;
     bool spend_recovery_code(std::int64_t code_id, std::int64_t now) override;

@@ -669,16 +669,19 @@ bool SqliteStore::activate_enrolment(std::int64_t account, std::int64_t accepted
     return true;
 }
 
-bool SqliteStore::advance_last_step(std::int64_t account, std::int64_t step)
+bool SqliteStore::advance_last_step(std::int64_t account, std::int64_t active_since,
+                                    std::int64_t step)
 {
     Transaction transaction(*this);
-    prepare("UPDATE enrolments SET last_step = ? WHERE account_id = ? AND last_step < ? "
+    prepare("UPDATE enrolments SET last_step = ? WHERE account_id = ? AND active_since = ? "
+            "AND last_step < ? "
             "AND NOT EXISTS (SELECT 1 FROM burned_steps WHERE account_id = ? AND step = ?)")
         .bind(1, step)
         .bind(2, account)
-        .bind(3, step)
-        .bind(4, account)
-        .bind(5, step)
+        .bind(3, active_since)
+        .bind(4, step)
+        .bind(5, account)
+        .bind(6, step)
         .run();
     const bool advanced = sqlite3_changes(db_) == 1;
     // Burned steps at or before the last used one can never match again anyway.

@@ -176,10 +176,14 @@ public:
                                     const std::vector<std::string>& code_hashes,
                                     std::int64_t now) = 0;
 
-    // Records `step` as used if it is newer than the last used step and was never burned.
-    // False when it was not (a replay, a burned step, or a race lost to another login with the
-    // same code).
-    virtual bool advance_last_step(std::int64_t account, std::int64_t step) = 0;
+    // Records `step` as used if the enrolment that became active at `active_since` is still the
+    // account's, the step is newer than its last used step and was never burned. False when it
+    // was not (a replay, a burned step, a race lost to another login with the same code, or an
+    // enrolment replaced since it was read: in a fleet another server may re-enrol the account
+    // between the reading and this update, and a code of the old secret must not be recorded
+    // against the new one).
+    virtual bool advance_last_step(std::int64_t account, std::int64_t active_since,
+                                   std::int64_t step) = 0;
     // Marks a step that must never be accepted (a code that matched outside the window).
     virtual void burn_step(std::int64_t account, std::int64_t step) = 0;
 

@@ -125,6 +125,15 @@ std::int64_t enrolled(const std::string& name, const std::string& secret = "1234
     return id;
 }
 
+// advance_last_step() for the enrolment the account has now, as the daemon calls it with the
+// enrolment it read.
+bool advance(Store& store, std::int64_t id, std::int64_t step)
+{
+    const auto enrolment = store.active_enrolment(id);
+    assert_true(enrolment.has_value());
+    return store.advance_last_step(id, enrolment->active_since, step);
+}
+
 HistoryEntry entry(std::int64_t at, const std::string& event)
 {
     HistoryEntry e;
@@ -291,13 +300,31 @@ void activation_moves_the_pending_secret_once(void**)
 void only_a_newer_step_is_accepted(void**)
 {
     const auto id = enrolled("fay");
-    assert_true(env.a->advance_last_step(id, 101));
-    assert_false(env.a->advance_last_step(id, 101));
-    assert_false(env.b->advance_last_step(id, 101));
-    assert_false(env.b->advance_last_step(id, 100));
-    assert_true(env.b->advance_last_step(id, 103));
-    assert_false(env.a->advance_last_step(id, 102));
+    assert_true(advance(*env.a, id, 101));
+    assert_false(advance(*env.a, id, 101));
+    assert_false(advance(*env.b, id, 101));
+    assert_false(advance(*env.b, id, 100));
+    assert_true(advance(*env.b, id, 103));
+    assert_false(advance(*env.a, id, 102));
     assert_int_equal(env.a->active_enrolment(id)->last_step, 103);
+}
+
+void a_step_read_with_a_replaced_enrolment_is_not_recorded_against_the_new_one(void**)
+{
+    const auto id = enrolled("ida");
+    const auto old_enrolment = env.a->active_enrolment(id);
+    assert_true(old_enrolment.has_value());
+    // Server b re-enrols the account while server a still holds what it read before.
+    env.b->save_pending_enrolment(id,
+                                  {bytes("ida-second-secret-00"), VerificationMode::Always, kNow});
+    assert_true(env.b->activate_enrolment(id, 120, ten_hashes("ida2-"), kNow + 60));
+    assert_false(env.a->advance_last_step(id, old_enrolment->active_since, 130));
+    const auto now_active = env.b->active_enrolment(id);
+    assert_int_equal(now_active->active_since, kNow + 60);
+    assert_int_equal(now_active->last_step, 120);
+    // With the enrolment as it is now, the step is recorded.
+    assert_true(env.a->advance_last_step(id, now_active->active_since, 130));
+    assert_int_equal(env.b->active_enrolment(id)->last_step, 130);
 }
 
 void two_logins_racing_with_one_code_have_one_winner(void**)
@@ -305,8 +332,8 @@ void two_logins_racing_with_one_code_have_one_winner(void**)
     const auto id = enrolled("gus");
     for (std::int64_t step = 200; step < 230; ++step) {
         bool won_a = false, won_b = false;
-        at_once([&] { won_a = env.a->advance_last_step(id, step); },
-                [&] { won_b = env.b->advance_last_step(id, step); });
+        at_once([&] { won_a = advance(*env.a, id, step); },
+                [&] { won_b = advance(*env.b, id, step); });
         assert_true(won_a != won_b);
     }
 }
@@ -316,9 +343,9 @@ void a_burned_step_is_never_accepted(void**)
     const auto id = enrolled("hal");
     env.a->burn_step(id, 150);
     env.b->burn_step(id, 150);  // burning twice is harmless
-    assert_false(env.b->advance_last_step(id, 150));
+    assert_false(advance(*env.b, id, 150));
     assert_int_equal(env.a->active_enrolment(id)->last_step, 100);
-    assert_true(env.a->advance_last_step(id, 151));
+    assert_true(advance(*env.a, id, 151));
 }
 
 void a_recovery_code_is_spent_once(void**)
@@ -580,7 +607,7 @@ void mode_changes_and_disabling_removes_everything(void**)
     env.a->save_pending_enrolment(id,
                                   {bytes("next-secret-00000000"), VerificationMode::Always, kNow});
     assert_true(env.a->activate_enrolment(id, 400, ten_hashes("rex2-"), kNow));
-    assert_true(env.a->advance_last_step(id, 500));
+    assert_true(advance(*env.a, id, 500));
 }
 
 std::string hex(const std::string& text)
@@ -670,7 +697,7 @@ void a_connection_the_server_ended_is_opened_again_before_the_next_call(void**)
     // sends anything and connects again, so not even the next call fails.
     for (Store* store : {env.a.get(), env.b.get()})
         assert_true(store->active_enrolment(id).has_value());
-    assert_true(env.b->advance_last_step(id, 300));
+    assert_true(advance(*env.b, id, 300));
     assert_int_equal(env.a->active_enrolment(id)->last_step, 300);
 }
 
@@ -692,7 +719,7 @@ void a_slow_database_fails_the_call_within_the_deadline(void**)
     const auto started = std::chrono::steady_clock::now();
     bool failed = false;
     try {
-        (void)env.a->advance_last_step(id, 120);
+        (void)advance(*env.a, id, 120);
     } catch (const StoreError&) {
         failed = true;
     }
@@ -703,7 +730,7 @@ void a_slow_database_fails_the_call_within_the_deadline(void**)
     assert_true(failed);
     assert_true(took < std::chrono::milliseconds(3000));
     // Nothing was half done: the step is still free once the lock is gone.
-    assert_true(env.a->advance_last_step(id, 120));
+    assert_true(advance(*env.a, id, 120));
 }
 
 // What a request asks about an account after looking it up (the PostgreSQL store reads it all
@@ -713,7 +740,7 @@ void a_request_reads_the_account_as_it_is_and_then_its_own_writes(void**)
     const auto id = enrolled("reader");
     const AccountKey key{"reader", 2000, true};
     // Written through the other server before the request.
-    assert_true(env.b->advance_last_step(id, 150));
+    assert_true(advance(*env.b, id, 150));
     env.b->set_drift(id, {2, 3, kNow});
     assert_true(env.b->spend_recovery_code(env.b->unused_recovery_codes(id).front().id, kNow));
 
@@ -727,8 +754,8 @@ void a_request_reads_the_account_as_it_is_and_then_its_own_writes(void**)
     assert_int_equal(env.a->count_unused_recovery_codes(id), 9);
 
     // Its own writes are seen by what it asks next.
-    assert_false(env.a->advance_last_step(id, 150));
-    assert_true(env.a->advance_last_step(id, 151));
+    assert_false(advance(*env.a, id, 150));
+    assert_true(advance(*env.a, id, 151));
     assert_int_equal(env.a->active_enrolment(id)->last_step, 151);
     assert_true(env.a->spend_recovery_code(env.a->unused_recovery_codes(id).front().id, kNow));
     assert_int_equal(env.a->count_unused_recovery_codes(id), 8);
@@ -737,7 +764,7 @@ void a_request_reads_the_account_as_it_is_and_then_its_own_writes(void**)
     env.a->end_request(true);
 
     // Once the request is over nothing it read stands in for the rows.
-    assert_true(env.b->advance_last_step(id, 160));
+    assert_true(advance(*env.b, id, 160));
     assert_int_equal(env.a->active_enrolment(id)->last_step, 160);
     env.b->delete_enrolment(id);
     env.a->begin_request();
@@ -1102,6 +1129,7 @@ int main()
         cmocka_unit_test(a_pending_enrolment_is_replaced_and_deleted),
         cmocka_unit_test(activation_moves_the_pending_secret_once),
         cmocka_unit_test(only_a_newer_step_is_accepted),
+        cmocka_unit_test(a_step_read_with_a_replaced_enrolment_is_not_recorded_against_the_new_one),
         cmocka_unit_test(two_logins_racing_with_one_code_have_one_winner),
         cmocka_unit_test(a_burned_step_is_never_accepted),
         cmocka_unit_test(a_recovery_code_is_spent_once),
