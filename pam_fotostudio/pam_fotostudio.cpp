@@ -53,6 +53,7 @@
 #include "daemon.hpp"
 #include "options.hpp"
 
+#include <cxxabi.h>
 #include <security/pam_ext.h>
 #include <security/pam_modules.h>
 
@@ -742,10 +743,18 @@ int change_password(pam_handle_t* pamh, int flags, int argc, const char** argv)
 
 // Runs one entry point so that no exception escapes into the application's C code: an
 // unexpected error is logged and becomes `failure`, which never lets anyone in.
-template <typename Body> int run_guarded(pam_handle_t* pamh, int failure, Body&& body) noexcept
+//
+// One unwinding must go on: a threaded application may cancel the thread while it waits in the
+// module (at the code prompt, in the application's own conversation function, or on the
+// daemon's socket), or the conversation may call pthread_exit. The C library then unwinds the
+// thread's stack to its end; our destructors run on the way (the socket is closed, the typed
+// code wiped), and stopping it here would make the C library abort the whole process.
+template <typename Body> int run_guarded(pam_handle_t* pamh, int failure, Body&& body)
 {
     try {
         return body();
+    } catch (abi::__forced_unwind&) {
+        throw;
     } catch (const std::exception& error) {
         pam_syslog(pamh, LOG_CRIT, "unexpected error: %s", error.what());
     } catch (...) {

@@ -2,8 +2,9 @@
 real accounts. Codes come from oathtool, recovery codes from the daemon's enrolment answer."""
 import subprocess
 
-from pam_harness import module_line, recommended_auth_lines
+from pam_harness import SERVICE, module_line, recommended_auth_lines
 from support.enrolment import enrol, status, unused_code
+from support.paths import PAM_CANCEL
 from support.protocol import Field
 
 PROMPT = "Verification code or recovery code: "
@@ -226,3 +227,14 @@ def test_user_without_mfa_in_the_recommended_stack_needs_only_the_password(pam, 
     # what a name that is no account gets (test_pam_limits.py compares the two).
     assert (wrong.auth, wrong.prompts, wrong.errors) == ("PAM_AUTH_ERR", [PASSWORD_PROMPT], []), \
         wrong.stdout
+
+
+def test_a_thread_cancelled_at_the_code_prompt_ends_and_the_process_goes_on(pam, daemon, enrolled):
+    """A threaded application cancels the thread that waits at the code prompt: the thread ends
+    as cancelled, through the module, and the process lives on (no abort, no hang)."""
+    only_module(pam, daemon)
+    result = subprocess.run([str(PAM_CANCEL), "--confdir", str(pam.confdir), "--service",
+                             SERVICE, "--user", enrolled.user],
+                            capture_output=True, text=True, timeout=30)
+    assert result.returncode == 0, (result.returncode, result.stdout, result.stderr)
+    assert result.stdout.splitlines() == ["cancelled", "alive"], result.stdout

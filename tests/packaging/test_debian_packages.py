@@ -130,6 +130,9 @@ def test_the_packages_split_module_and_daemon_and_ship_nothing_in_var_lib(debs):
     version = subprocess.run(["dpkg-deb", "-f", str(debs["fotoauthd"]), "Version"], check=True,
                              capture_output=True, text=True).stdout.strip()
     assert f"fotoauthd (= {version})" in depends
+    # What the module needs at run time (libstdc++ is linked into it, the unwinder is not).
+    assert "libpam0g" in depends and "libgcc-s1" in depends, depends
+    assert "libstdc++" not in depends, depends
     meson_version = re.search(r"version\s*:\s*'([^']+)'", (TOP / "meson.build").read_text())
     assert version == meson_version.group(1)
 
