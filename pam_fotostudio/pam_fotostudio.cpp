@@ -767,28 +767,6 @@ template <typename Body> int run_guarded(pam_handle_t* pamh, int failure, Body&&
 
 }  // namespace fotostudio::pam
 
-#if FOTOSTUDIO_STATIC_CXX_RUNTIME
-// The C++ runtime linked into this module (pam_fotostudio/meson.build) allocates a reserve for
-// throwing exceptions when out of memory, about 70 KB, each time the module is loaded, and
-// nothing in GCC 12's runtime frees it. libpam loads the module at every pam_start and unloads
-// it at pam_end, so a long-running process that authenticates again and again would lose that
-// much at every login. The runtime's own release function frees it when the module is unloaded;
-// only this module's copy of the runtime, never a shared libstdc++ of the process, since this
-// is built only when the runtime is linked in.
-namespace __gnu_cxx {
-void __freeres() noexcept;
-}
-
-namespace {
-
-__attribute__((destructor)) void release_the_runtimes_exception_reserve()
-{
-    __gnu_cxx::__freeres();
-}
-
-}  // namespace
-#endif
-
 extern "C" {
 
 PAM_EXTERN int pam_sm_authenticate(pam_handle_t* pamh, int flags, int argc, const char** argv)
