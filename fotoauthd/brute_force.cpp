@@ -186,10 +186,11 @@ private:
 };
 
 // Attempts that left their window more than a minute ago are removed from a shared store, at
-// most this many per window and tick (once a second), by every daemon of the fleet. The minute
-// keeps the removal away from rows that a count running at the same moment still looks at.
+// most this many per window and tick (once a second), by every daemon of the fleet: small
+// batches, so that a tick holds the daemon's loop only briefly. The minute keeps the removal
+// away from rows that a count running at the same moment still looks at.
 constexpr std::int64_t kExpiredMarginMs = 60'000;
-constexpr std::size_t kExpiredPerTick = 2'000;
+constexpr std::size_t kExpiredPerTick = 500;
 
 // In the store the fleet shares, on the store's clock.
 class SharedWindows final : public BruteForceGuard::Windows {

@@ -35,8 +35,13 @@ bool PendingProofs::add(std::string nonce, AuthProof proof, std::int64_t now)
         dropped = true;
     }
     const Place place{proof.expires_at, added_++};
-    by_expiry_.emplace(place, nonce);
-    by_nonce_.emplace(std::move(nonce), Kept{std::move(proof), place});
+    const auto kept = by_nonce_.emplace(std::move(nonce), Kept{std::move(proof), place}).first;
+    try {
+        by_expiry_.emplace(place, kept->first);
+    } catch (...) {
+        by_nonce_.erase(kept);  // out of memory: both indexes stay as they were
+        throw;
+    }
     return dropped;
 }
 

@@ -1,9 +1,10 @@
 // The proofs of passed authentications that wait for their session stage (docs/architecture.md,
 // "Why a nonce carries the result from auth to session"), kept in the daemon's memory only.
 //
-// Every operation but forget_account() costs the same however many proofs are pending: proofs
-// are found by nonce and also kept in the order they expire, so the expired ones are dropped from
-// the front as new ones come in, without looking at the others. At most `capacity` are kept.
+// No operation but forget_account() looks at the pending proofs one by one: proofs are found by
+// nonce (a hash table) and also kept in the order they expire (a tree), so the expired ones are
+// dropped from the front as new ones come in, without looking at the others; each costs at most
+// a logarithm of their number. At most `capacity` are kept.
 // When a new proof finds them all still valid, the one nearest its end goes (of those ending in
 // the same second, the first issued); its session stage then fails closed, as after a daemon
 // restart. So neither memory nor the cost of a login grows with logins whose session stage never

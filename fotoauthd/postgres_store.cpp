@@ -464,20 +464,34 @@ void PostgresStore::connect()
     ever_connected_ = true;
 }
 
-pg_conn* PostgresStore::connection()
+void PostgresStore::read_what_came_while_idle()
 {
     // A server that ended the session while this daemon was idle (a restart, a failover) has
     // sent its last words and closed the socket already: reading up to the end now marks the
-    // connection broken before anything is sent, so that the request connects again instead of
-    // failing. A few rounds are enough; a live idle session has nothing to read.
-    if (conn_ && !in_transaction_) {
-        pollfd idle{PQsocket(conn_), POLLIN, 0};
-        for (int round = 0; round < 4 && poll(&idle, 1, 0) > 0; ++round) {
-            if (PQconsumeInput(conn_) != 1)
-                break;
-            (void)PQisBusy(conn_);  // parses what came, so that its warnings are logged
-        }
+    // connection broken before anything is sent. A few rounds are enough; a live idle session
+    // has nothing to read but notifications.
+    if (!conn_ || in_transaction_)
+        return;
+    pollfd idle{PQsocket(conn_), POLLIN, 0};
+    for (int round = 0; round < 4 && poll(&idle, 1, 0) > 0; ++round) {
+        if (PQconsumeInput(conn_) != 1)
+            break;
+        (void)PQisBusy(conn_);  // parses what came, so that its warnings are logged
     }
+}
+
+bool PostgresStore::up_for_background_work()
+{
+    // The daemon's background work (once a second) never connects: a request does that, within
+    // its deadline. A session the server ended counts as down.
+    read_what_came_while_idle();
+    return conn_ && !in_transaction_ && PQstatus(conn_) == CONNECTION_OK;
+}
+
+pg_conn* PostgresStore::connection()
+{
+    // So that a request connects again instead of failing on a session the server ended.
+    read_what_came_while_idle();
 
     // A call that found the connection broken has failed closed; this one starts afresh. Never
     // in the middle of a transaction: its first statements went with the old connection.
@@ -1338,15 +1352,18 @@ std::size_t PostgresStore::clear_attempts(const WindowSpec& spec, const std::str
 std::size_t PostgresStore::forget_expired(const WindowSpec& spec, std::int64_t margin_ms,
                                           std::size_t most)
 {
-    // Called every second from the daemon's loop: like password_changes_elsewhere(), it never
-    // connects, only uses a connection that is up. Rows another daemon is removing at the same
-    // moment are left to it (SKIP LOCKED).
-    if (!conn_ || PQstatus(conn_) != CONNECTION_OK || in_transaction_)
+    // Called every second from the daemon's loop: only on a connection that is up. Rows another
+    // daemon is removing at the same moment are left to it (SKIP LOCKED). The removal commits
+    // without waiting for the disk or a synchronous standby, like an attempt's count: with a
+    // standby down, a waiting commit would hold the daemon until the statement's deadline, and
+    // rows lost in a crash of the database server are only removed again.
+    if (!up_for_background_work())
         return 0;
     auto row = run("WITH gone AS (DELETE FROM attempts WHERE ctid IN ("
                    "SELECT ctid FROM attempts WHERE window_name = $1 "
                    "AND at_ms <= fotoauthd_now_ms() - $2 - $3 LIMIT $4 FOR UPDATE SKIP LOCKED) "
-                   "RETURNING 1) SELECT count(*) FROM gone",
+                   "RETURNING 1) SELECT count(*), set_config('synchronous_commit', 'off', true) "
+                   "FROM gone",
                    {spec.name, spec.window_ms, margin_ms, static_cast<std::int64_t>(most)});
     return static_cast<std::size_t>(row.integer(0, 0));
 }
@@ -1448,9 +1465,8 @@ void PostgresStore::announce_password_change(const std::string& name, uid_t uid)
 
 std::vector<PasswordChangeNotice> PostgresStore::password_changes_elsewhere()
 {
-    // Called every second from the daemon's loop: never connects (a request does that, within
-    // its deadline), only looks at a connection that is up.
-    if (!conn_ || PQstatus(conn_) != CONNECTION_OK || in_transaction_)
+    // Called every second from the daemon's loop: only on a connection that is up.
+    if (!up_for_background_work())
         return {};
 
     bool woken = false;

@@ -113,6 +113,10 @@ private:
 
     // The connection, opened again when the last call found it broken.
     pg_conn* connection();
+    // Reads what an idle session received (notifications, or the server's goodbye).
+    void read_what_came_while_idle();
+    // Whether the connection is up and idle, for work that must never connect.
+    bool up_for_background_work();
     void connect();
     Result run(const char* sql, std::initializer_list<Param> params = {});
     // The name of `sql` prepared on `conn`, preparing it the first time; nothing for a statement

@@ -80,12 +80,15 @@ bool Connection::wait_for(short events, Outcome& outcome)
     for (;;) {
         const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
             deadline_ - std::chrono::steady_clock::now());
+        pollfd pfd{fd_, events, 0};
         if (left.count() <= 0) {
+            // Less than a millisecond left: what is already there is still taken.
+            if (::poll(&pfd, 1, 0) > 0)
+                return true;
             outcome = fail(Failure::Timeout, "deadline passed");
             return false;
         }
 
-        pollfd pfd{fd_, events, 0};
         const int ready = ::poll(&pfd, 1, static_cast<int>(left.count()));
         if (ready > 0)
             return true;
@@ -111,7 +114,8 @@ bool Connection::answer_arrived_without_sleeping() const
             return true;
         (void)::sched_yield();
         const auto now = std::chrono::steady_clock::now();
-        if (now - turn > kTurnOfAnotherProcess || now - start > kLookBeforeSleeping)
+        if (now - turn > kTurnOfAnotherProcess || now - start > kLookBeforeSleeping ||
+            now >= deadline_)
             return false;
         turn = now;
     }

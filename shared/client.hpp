@@ -59,7 +59,8 @@ public:
 
 private:
     bool wait_for(short events, Outcome& outcome);
-    // Looks for the answer for a moment without sleeping; true once something is there to read.
+    // Looks for the answer for a moment without sleeping (never past the deadline); true once
+    // the socket is ready, which may also be a hang-up or an error for the wait that follows.
     bool answer_arrived_without_sleeping() const;
 
     int fd_ = -1;

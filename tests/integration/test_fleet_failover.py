@@ -327,6 +327,32 @@ def test_a_database_that_hangs_fails_logins_closed_and_the_daemon_goes_on(
     assert RECONNECTED in daemon.log()
 
 
+def test_removing_old_attempts_never_waits_for_a_missing_standby(replicated, daemons, user):
+    """The daemons remove old rate-limit attempts once a second; with the synchronous standby
+    gone that removal must not hold the daemon's loop until the statement's deadline."""
+    primary, standby = replicated
+    database = primary.new_database()
+    daemon = daemons(primary.conninfo(database), "alpha")
+    primary.psql("INSERT INTO attempts (window_name, key, label, at_ms) "
+                 "SELECT 'login-source', '198.51.100.45', '198.51.100.45', "
+                 "fotoauthd_now_ms() - 7200000 FROM generate_series(1, 50)", database)
+    standby.halt("fast")
+    try:
+        slowest = 0.0
+        until = time.monotonic() + 4
+        while time.monotonic() < until:
+            started = time.monotonic()
+            request(daemon.socket, MessageType.STATUS, {Field.USER: user.name})
+            slowest = max(slowest, time.monotonic() - started)
+            time.sleep(0.2)
+        left = primary.psql("SELECT count(*) FROM attempts WHERE key = '198.51.100.45'", database)
+        assert int(left) == 0, daemon.log()
+        assert slowest < 1.0, (slowest, daemon.log())
+        assert "Delayed work failed" not in daemon.log()
+    finally:
+        standby.resume()
+
+
 def test_logins_wait_for_a_synchronous_standby_and_fail_closed_without_it(replicated, daemons,
                                                                           user):
     primary, standby = replicated

@@ -895,12 +895,12 @@ void expired_attempts_are_removed_in_batches_and_only_they(void**)
         skip();
     SharedLimits& a = *env.a->shared_limits();
     SharedLimits& b = *env.b->shared_limits();
-    const WindowSpec short_window{"login-user", 10, 50};
+    const WindowSpec short_window{"login-user", 10, 1'000};
     const WindowSpec long_window{"code", 10, 600'000};
     for (int i = 0; i < 3; ++i)
         (void)a.record_attempt(short_window, "erin\tpassword", "erin");
     (void)a.record_attempt(long_window, "12\tpassword", "");
-    std::this_thread::sleep_for(std::chrono::milliseconds(120));
+    std::this_thread::sleep_for(std::chrono::milliseconds(1'100));
     (void)b.record_attempt(short_window, "erin\tpassword", "erin");  // inside its window
 
     // A minute's margin: none of these left their window that long ago.

@@ -129,6 +129,9 @@ void a_daemon_that_never_answers_costs_the_deadline_and_no_more(void**)
     assert_int_equal(static_cast<int>(outcome.failure), static_cast<int>(client::Failure::Timeout));
     assert_false(outcome.reply.has_value());
     assert_true(waited >= 190ms);
+    // Not until the listener hangs up at 400 ms: neither the wait nor the look before it runs
+    // past the deadline.
+    assert_true(waited < 390ms);
 }
 
 void a_daemon_that_hangs_up_is_reported_as_closed(void**)
