@@ -2,7 +2,8 @@
  *
  * A threaded application as some servers are: one thread runs pam_authenticate, and its
  * conversation blocks at the first prompt (in read(), where a thread can be cancelled). Once the
- * prompt is up, the main thread cancels that thread and joins it. Prints "cancelled" when the
+ * prompt is up, the main thread cancels that thread and joins it; the thread's cleanup handler
+ * ends the PAM transaction. Prints "cancelled" when the
  * thread ended by cancellation and "alive" when the process went on after it; a module that
  * swallowed the cancellation's unwinding would make glibc abort the process instead
  * ("FATAL: exception not rethrown"). Written in C, with libpam and libc only, like the
@@ -32,17 +33,28 @@ static int blocking_conversation(int count, const struct pam_message **messages,
     return PAM_CONV_ERR;
 }
 
+/* What a careful threaded application does when its thread is cancelled mid-transaction: it
+ * tries to end the transaction. libpam refuses (a module call of it never returned), so the
+ * handle stays allocated; that is libpam's rule, not the module's doing. */
+static void end_transaction(void *handle)
+{
+    pam_end((pam_handle_t *)handle, PAM_ABORT);
+}
+
 static void *authenticate(void *unused)
 {
     (void)unused;
-    const struct pam_conv conversation = {blocking_conversation, NULL};
+    static const struct pam_conv conversation = {blocking_conversation, NULL};
     pam_handle_t *pamh = NULL;
     if (pam_start_confdir(service, user, &conversation, confdir, &pamh) != PAM_SUCCESS) {
         printf("pam_start failed\n");
         return NULL;
     }
-    const int status = pam_authenticate(pamh, 0);
+    int status = PAM_ABORT;
+    pthread_cleanup_push(end_transaction, pamh);
+    status = pam_authenticate(pamh, 0);
     printf("pam_authenticate returned %s\n", pam_strerror(pamh, status));
+    pthread_cleanup_pop(0);
     pam_end(pamh, status);
     return NULL;
 }

@@ -1,5 +1,6 @@
 """The auth stage of pam_fotostudio.so through the real libpam, against the real fotoauthd and
 real accounts. Codes come from oathtool, recovery codes from the daemon's enrolment answer."""
+import os
 import subprocess
 
 from pam_harness import SERVICE, module_line, recommended_auth_lines
@@ -233,8 +234,14 @@ def test_a_thread_cancelled_at_the_code_prompt_ends_and_the_process_goes_on(pam,
     """A threaded application cancels the thread that waits at the code prompt: the thread ends
     as cancelled, through the module, and the process lives on (no abort, no hang)."""
     only_module(pam, daemon)
+    # libpam refuses pam_end for a transaction whose module call never returned, so the
+    # cancelled thread's handle stays allocated, by libpam's rule; in the sanitized build that
+    # would be reported as the application's leak. (Without a sanitizer the option is ignored.)
+    options = os.environ.get("ASAN_OPTIONS", "")
+    environment = {**os.environ, "ASAN_OPTIONS": (options + ":" if options else "") +
+                   "detect_leaks=0"}
     result = subprocess.run([str(PAM_CANCEL), "--confdir", str(pam.confdir), "--service",
                              SERVICE, "--user", enrolled.user],
-                            capture_output=True, text=True, timeout=30)
+                            capture_output=True, text=True, timeout=30, env=environment)
     assert result.returncode == 0, (result.returncode, result.stdout, result.stderr)
     assert result.stdout.splitlines() == ["cancelled", "alive"], result.stdout
