@@ -19,8 +19,8 @@ static const char *confdir, *service, *user;
 static int prompt_up[2];   /* the conversation writes one byte here when the prompt is up */
 static int never_ready[2]; /* nothing is ever written here: read() waits until cancelled */
 
-static int blocking_conversation(int count, const struct pam_message **messages,
-                                 struct pam_response **responses, void *data)
+static int blocking_conversation(int count, const struct pam_message** messages,
+                                 struct pam_response** responses, void* data)
 {
     (void)messages;
     (void)data;
@@ -36,16 +36,16 @@ static int blocking_conversation(int count, const struct pam_message **messages,
 /* What a careful threaded application does when its thread is cancelled mid-transaction: it
  * tries to end the transaction. libpam refuses (a module call of it never returned), so the
  * handle stays allocated; that is libpam's rule, not the module's doing. */
-static void end_transaction(void *handle)
+static void end_transaction(void* handle)
 {
-    pam_end((pam_handle_t *)handle, PAM_ABORT);
+    pam_end((pam_handle_t*)handle, PAM_ABORT);
 }
 
-static void *authenticate(void *unused)
+static void* authenticate(void* unused)
 {
     (void)unused;
     static const struct pam_conv conversation = {blocking_conversation, NULL};
-    pam_handle_t *pamh = NULL;
+    pam_handle_t* pamh = NULL;
     if (pam_start_confdir(service, user, &conversation, confdir, &pamh) != PAM_SUCCESS) {
         printf("pam_start failed\n");
         return NULL;
@@ -59,7 +59,7 @@ static void *authenticate(void *unused)
     return NULL;
 }
 
-int main(int argc, char **argv)
+int main(int argc, char** argv)
 {
     for (int i = 1; i + 1 < argc; i += 2) {
         if (strcmp(argv[i], "--confdir") == 0)
@@ -86,7 +86,7 @@ int main(int argc, char **argv)
         return 1;
     }
     pthread_cancel(thread);
-    void *result = NULL;
+    void* result = NULL;
     pthread_join(thread, &result);
     if (result == PTHREAD_CANCELED)
         printf("cancelled\n");
