@@ -350,7 +350,27 @@ single_client() {
     ((smoke)) || runner=counted
     $runner "direct postgresql right (new connection per request)" -- \
         --direct "$work/a/run/socket" --first "$slice_first" --users "$tx" --mode right
+    ((smoke)) || over_unix_socket
     ((smoke)) || without_durable_commits
+}
+
+# The database on the same machine reached as a deployment there would usually reach it: over
+# the server's Unix socket (libpq's host= a directory) instead of TCP on 127.0.0.1. Durable, as
+# every other row; then daemon a is back on TCP.
+over_unix_socket() {
+    local tcp=$pg_conninfo
+    pg_conninfo="host=$work/pg port=$pg_port user=postgres dbname=fotoauthd"
+    daemon_config "$work/a" postgresql fleet-a >"$work/a/fotoauthd.conf"
+    stop_daemon a
+    start_daemon a
+    take_users "$tx"
+    counted "fotostudio-postgresql right, Unix socket" -- \
+        --confdir "$work/pam.d" --service fotostudio-a --warmup-user 0 --first "$slice_first" \
+        --users "$tx" --mode right
+    pg_conninfo=$tcp
+    daemon_config "$work/a" postgresql fleet-a >"$work/a/fotoauthd.conf"
+    stop_daemon a
+    start_daemon a
 }
 
 # What the durable commits cost: the same right-code run with the database's commits not waiting
@@ -593,6 +613,10 @@ if peers and pg is not None and sq is not None:
     cheaper = min(peers)
     print(f"| PostgreSQL right-code module cost below the cheaper peer's | {pg:.0f} µs vs"
           f" {cheaper:.0f} µs | {'yes' if pg < cheaper else '**no**'} |")
+    unix = cost("fotostudio-postgresql right, Unix socket", "mean_us")
+    if unix is not None:
+        print(f"| the same over the database's Unix socket | {unix:.0f} µs vs {cheaper:.0f} µs |"
+              f" {'yes' if unix < cheaper else '**no**'} |")
     print(f"| SQLite right-code module cost ≤ 1/3 of the cheaper peer's | {sq:.0f} µs vs"
           f" {cheaper / 3:.0f} µs allowed | {'yes' if sq <= cheaper / 3 else '**no**'} |")
 fleet_ok = not [x for x in failures if x.startswith("fleet")]

@@ -793,6 +793,9 @@ std::optional<std::int64_t> Authenticator::enrolled_account(const Target& target
 
 Message Authenticator::preauth(const Caller& caller, const Target& target, const Message& request)
 {
+    // The attempt is counted right after the account is read: a fleet's store does both at once.
+    guard_.read_ahead_login(
+        describe_attempt(caller, request, target.account.name, true, std::nullopt));
     const auto account = enrolled_account(target);
     if (account)
         notice_password_change_outside_pam(caller, target, *account);
@@ -803,6 +806,10 @@ Message Authenticator::preauth(const Caller& caller, const Target& target, const
 Message Authenticator::auth_query(const Caller& caller, const Target& target,
                                   const Message& request)
 {
+    const bool counts = request.get_u8(Field::CountAttempt).value_or(0) == 1;
+    if (counts)
+        guard_.read_ahead_login(
+            describe_attempt(caller, request, target.account.name, true, std::nullopt));
     const auto account = account_of(target, false);
     const auto enrolment = account ? store_.active_enrolment(*account) : std::nullopt;
     if (enrolment)
@@ -812,7 +819,7 @@ Message Authenticator::auth_query(const Caller& caller, const Target& target,
 
     // CountAttempt: no preauth line ran before, so this query first does what Preauth would
     // (counts the attempt, or refuses it), saving the module a round trip.
-    if (request.get_u8(Field::CountAttempt).value_or(0) == 1) {
+    if (counts) {
         if (const auto verdict = guard_.admit_login(attempt); !verdict.allowed())
             return answer(verdict);
         if (!enrolment)
@@ -945,12 +952,16 @@ Message Authenticator::auth_verify(const Caller& caller, const Target& target,
     if (!code)
         return make_reply(ReplyStatus::BadRequest, "the request carries no code");
 
+    // The code's window is asked right after the account is read: a fleet's store does both at
+    // once.
+    auto attempt = describe_attempt(caller, request, target.account.name, true, std::nullopt);
+    guard_.read_ahead_code(attempt);
     const auto account = account_of(target, false);
     const auto enrolment = account ? store_.active_enrolment(*account) : std::nullopt;
     if (!enrolment)
         return make_reply(ReplyStatus::NotEnrolled);
 
-    const auto attempt = describe_attempt(caller, request, target.account.name, true, account);
+    attempt.account = account;
     if (const auto verdict = guard_.admit_code(attempt); !verdict.allowed())
         return answer(verdict);
 

@@ -385,13 +385,19 @@ struct Counting {
 // Every window's wait first; when none is full, the attempt counted in all of them. Windows
 // shared through one store ask it once (SharedLimits::admit), so a login in a fleet costs one
 // round trip to the database for its windows, not one per window and question.
-Admission admit_in(const std::vector<Counting>& list)
+// The store all windows of `list` are shared through, when it is one and the same.
+SharedLimits* shared_by_all(const std::vector<Counting>& list)
 {
     SharedLimits* shared = list.empty() ? nullptr : list.front().windows.shared();
     for (const auto& each : list)
         if (each.windows.shared() != shared)
             shared = nullptr;
-    if (shared) {
+    return shared;
+}
+
+Admission admit_in(const std::vector<Counting>& list)
+{
+    if (SharedLimits* shared = shared_by_all(list)) {
         std::vector<WindowAttempt> attempts;
         for (const auto& each : list)
             attempts.push_back({each.windows.spec(), each.key, each.label});
@@ -468,7 +474,12 @@ void BruteForceGuard::load_locks()
 
 std::string BruteForceGuard::code_key(std::int64_t account, const std::string& channel)
 {
-    return std::to_string(account) + "\t" + channel;
+    return std::to_string(account) + code_key_after_account(channel);
+}
+
+std::string BruteForceGuard::code_key_after_account(const std::string& channel)
+{
+    return "\t" + channel;
 }
 
 Verdict BruteForceGuard::locked_verdict(const StoredLock& lock) const
@@ -509,6 +520,48 @@ void BruteForceGuard::count_refused(const Attempt& attempt)
         locks_->count_refused(*attempt.account, attempt.channel);
 }
 
+namespace {
+
+// The windows a login attempt counts in: its source's (when it has one), then its user name's.
+// The per-user window is kept apart for each channel, so that guessing over the password path
+// cannot hold the owner's key logins or the console back.
+std::vector<Counting> login_windows(const Attempt& attempt, BruteForceGuard::Windows& by_source,
+                                    BruteForceGuard::Windows& by_user)
+{
+    const std::string user_key = attempt.user + "\t" + attempt.channel;
+    const std::string label =
+        (attempt.user_resolves ? attempt.user : "(a name that does not resolve)") +
+        (attempt.channel == "password" ? "" : " (" + channel_label(attempt.channel) + ")");
+    std::vector<Counting> windows;
+    if (!attempt.source.empty())
+        windows.push_back({by_source, attempt.source, attempt.source_label});
+    windows.push_back({by_user, user_key, label});
+    return windows;
+}
+
+}  // namespace
+
+void BruteForceGuard::read_ahead_login(const Attempt& attempt)
+{
+    const auto windows = login_windows(attempt, *login_source_, *login_user_);
+    if (SharedLimits* shared = shared_by_all(windows)) {
+        ReadAhead ahead;
+        for (const auto& each : windows)
+            ahead.admission.push_back({each.windows.spec(), each.key, each.label});
+        shared->read_ahead(std::move(ahead));
+    }
+}
+
+void BruteForceGuard::read_ahead_code(const Attempt& attempt)
+{
+    if (SharedLimits* shared = wrong_codes_->shared()) {
+        ReadAhead ahead;
+        ahead.account_window = wrong_codes_->spec();
+        ahead.key_after_account = code_key_after_account(attempt.channel);
+        shared->read_ahead(std::move(ahead));
+    }
+}
+
 Verdict BruteForceGuard::admit_login(const Attempt& attempt)
 {
     if (auto lock = current_lock(attempt)) {
@@ -516,18 +569,9 @@ Verdict BruteForceGuard::admit_login(const Attempt& attempt)
         return *lock;
     }
 
-    // The per-user window is kept apart for each channel, so that guessing over the password
-    // path cannot hold the owner's key logins or the console back.
-    const std::string user_key = attempt.user + "\t" + attempt.channel;
-    const std::string label =
-        (attempt.user_resolves ? attempt.user : "(a name that does not resolve)") +
-        (attempt.channel == "password" ? "" : " (" + channel_label(attempt.channel) + ")");
     const bool by_source = !attempt.source.empty();
-    std::vector<Counting> windows;
-    if (by_source)
-        windows.push_back({*login_source_, attempt.source, attempt.source_label});
-    windows.push_back({*login_user_, user_key, label});
-
+    const auto windows = login_windows(attempt, *login_source_, *login_user_);
+    const std::string& label = windows.back().label;
     const Admission admission = admit_in(windows);
     if (admission.full)
         return rate_limited(admission.wait_ms, by_source && *admission.full == 0

@@ -68,6 +68,13 @@ public:
     // locked or either login window is full; otherwise counted in both windows.
     Verdict admit_login(const Attempt& attempt);
 
+    // Said before the account of an attempt is read (Store::account_for()), when admit_login()
+    // or admit_code() follows that reading in the same request: a store shared by a fleet then
+    // answers the limits in the reading's round trip (SharedLimits::read_ahead()). Nothing is
+    // decided differently; with limits in memory these do nothing.
+    void read_ahead_login(const Attempt& attempt);
+    void read_ahead_code(const Attempt& attempt);
+
     // Before a code is checked: refused while locked, or while the channel's code window is full.
     Verdict admit_code(const Attempt& attempt);
 
@@ -98,6 +105,8 @@ private:
     Verdict locked_verdict(const StoredLock& lock) const;
     Verdict rate_limited(std::int64_t wait_ms, const char* what) const;
     static std::string code_key(std::int64_t account, const std::string& channel);
+    // The key of the account's wrong-code window without the account's id in front.
+    static std::string code_key_after_account(const std::string& channel);
 
     const Config& config_;
     const Clock& clock_;

@@ -9,6 +9,7 @@
 #include <charconv>
 #include <chrono>
 #include <cstring>
+#include <span>
 #include <utility>
 
 namespace fotoauthd {
@@ -561,10 +562,21 @@ const std::string* PostgresStore::prepared(pg_conn* conn, const char* sql)
 
 PostgresStore::Result PostgresStore::run(const char* sql, std::initializer_list<Param> params)
 {
+    return run_with(sql, params.begin(), params.size());
+}
+
+PostgresStore::Result PostgresStore::run_with(const char* sql, const std::vector<Param>& params)
+{
+    return run_with(sql, params.data(), params.size());
+}
+
+PostgresStore::Result PostgresStore::run_with(const char* sql, const Param* params,
+                                              std::size_t count_of_params)
+{
     std::vector<const char*> values;
     std::vector<int> lengths;
     std::vector<int> formats;
-    for (const auto& param : params) {
+    for (const Param& param : std::span(params, count_of_params)) {
         values.push_back(param.value().data());
         lengths.push_back(static_cast<int>(param.value().size()));
         formats.push_back(param.binary() ? 1 : 0);
@@ -572,8 +584,10 @@ PostgresStore::Result PostgresStore::run(const char* sql, std::initializer_list<
 
     // Only a plain SELECT leaves what account_for() read standing; the functions a SELECT calls
     // here (the attempt count) write no row it read.
-    if (std::strncmp(sql, "SELECT", 6) != 0)
+    if (std::strncmp(sql, "SELECT", 6) != 0 && std::strncmp(sql, "WITH r AS", 9) != 0) {
         prefetched_.reset();
+        read_wait_.reset();
+    }
 
     pg_conn* conn = connection();
     const std::string* name = prepared(conn, sql);
@@ -687,6 +701,9 @@ void PostgresStore::retire_account(std::int64_t account, std::int64_t now)
 
 void PostgresStore::begin_request()
 {
+    ahead_.reset();
+    read_wait_.reset();
+    read_admission_.reset();
     in_request_ = true;
     prefetched_.reset();
 }
@@ -696,6 +713,14 @@ void PostgresStore::end_request(bool commit)
     (void)commit;  // each statement or transaction has committed already
     in_request_ = false;
     prefetched_.reset();
+    ahead_.reset();
+    read_wait_.reset();
+    if (commit && read_admission_ && !read_admission_->admission.counts.empty()) {
+        // Counted in the reading and never asked for: a caller said it would admit and did not.
+        log::warning("A login attempt was counted in advance and not asked for",
+                     {{"WINDOW", read_admission_->attempts.front().spec.name}});
+    }
+    read_admission_.reset();
 }
 
 const PostgresStore::Prefetched* PostgresStore::prefetched_for(std::int64_t account) const
@@ -710,35 +735,7 @@ std::optional<std::int64_t> PostgresStore::account_for(const AccountKey& key, st
     std::optional<std::int64_t> existing;
     bool matches = false;
     if (in_request_) {
-        // One round trip for what a login reads about the account (Prefetched).
-        auto found = run("SELECT a.id, a.uid, e.secret, e.mode, e.active_since, e.last_step, "
-                         "a.drift_offset, a.drift_seen, a.drift_at, "
-                         "(SELECT count(*) FROM recovery_codes r WHERE r.account_id = a.id "
-                         "AND r.used_at IS NULL), "
-                         "EXISTS (SELECT 1 FROM locks l WHERE l.account_id = a.id "
-                         "AND l.locked_until > fotoauthd_now_ms() / 1000) "
-                         "FROM accounts a LEFT JOIN enrolments e ON e.account_id = a.id "
-                         "WHERE a.name = $1 AND a.retired_at IS NULL",
-                         {key.name});
-        if (!found.empty()) {
-            existing = found.integer(0, 0);
-            matches = found.integer(0, 1) == uid;
-        }
-        if (matches) {
-            Prefetched read;
-            read.account = *existing;
-            read.enrolled = !found.is_null(0, 2);
-            if (read.enrolled) {
-                read.sealed_secret = found.bytes(0, 2);
-                read.mode = found.text(0, 3);
-                read.active_since = found.integer(0, 4);
-                read.last_step = found.integer(0, 5);
-            }
-            read.drift = {found.integer(0, 6), found.integer(0, 7), found.integer(0, 8)};
-            read.unused_codes = static_cast<std::size_t>(found.integer(0, 9));
-            read.any_lock_running = found.flag(0, 10);
-            prefetched_ = std::move(read);
-        }
+        existing = read_account(key, &matches);
     } else {
         auto found =
             run("SELECT id, uid FROM accounts WHERE name = $1 AND retired_at IS NULL", {key.name});
@@ -1220,6 +1217,8 @@ std::int64_t PostgresStore::wait_ms(const WindowSpec& spec, const std::string& k
 {
     if (spec.attempts <= 0)
         return 0;
+    if (read_wait_ && read_wait_->spec == spec && read_wait_->key == key)
+        return read_wait_->wait_ms;
     // The attempt that frees a place is the oldest of the newest `attempts` ones. A database
     // clock set back never makes anyone wait longer than one window.
     auto row = run("SELECT GREATEST(1, LEAST($3, at_ms + $3 - now_ms)) "
@@ -1233,6 +1232,7 @@ std::int64_t PostgresStore::wait_ms(const WindowSpec& spec, const std::string& k
 std::int64_t PostgresStore::record_attempt(const WindowSpec& spec, const std::string& key,
                                            const std::string& label)
 {
+    read_wait_.reset();
     // The count commits without waiting for the disk (this statement's transaction only): an
     // attempt lost in a crash of the database server gives an attacker a few guesses once, and
     // a flush per login is the larger cost. Used codes and locks stay durable.
@@ -1245,56 +1245,201 @@ std::int64_t PostgresStore::record_attempt(const WindowSpec& spec, const std::st
 
 namespace {
 
-// The wait of the window of parameters $N (name), $N+1 (key), $N+3 (limit), $N+4 (length in
-// ms), as wait_ms() asks it; 0 for a window without a limit.
-std::string wait_expression(int first)
+// The wait of a window as wait_ms() asks it, from SQL expressions for its name, key, limit and
+// length in ms; 0 for a window without a limit.
+std::string window_wait_sql(const std::string& name, const std::string& key,
+                            const std::string& limit, const std::string& length)
 {
-    // Every parameter typed where it appears: the numbers are BIGINT as in wait_ms().
-    const auto at = [&](int offset) {
-        return "$" + std::to_string(first + offset) + (offset >= 3 ? "::bigint" : "::text");
-    };
-    return "CASE WHEN " + at(3) + " <= 0 THEN 0 ELSE COALESCE((SELECT GREATEST(1, LEAST(" + at(4) +
-           ", at_ms + " + at(4) +
+    return "CASE WHEN " + limit + " <= 0 THEN 0 ELSE COALESCE((SELECT GREATEST(1, LEAST(" + length +
+           ", at_ms + " + length +
            " - now_ms)) FROM attempts, (SELECT fotoauthd_now_ms() AS now_ms) "
            "AS clock WHERE window_name = " +
-           at(0) + " AND key = " + at(1) + " AND at_ms > now_ms - " + at(4) +
-           " ORDER BY at_ms DESC OFFSET GREATEST(" + at(3) + " - 1, 0) LIMIT 1), 0) END";
+           name + " AND key = " + key + " AND at_ms > now_ms - " + length +
+           " ORDER BY at_ms DESC OFFSET GREATEST(" + limit + " - 1, 0) LIMIT 1), 0) END";
+}
+
+// Parameter $N+offset, typed where it appears: the numbers are BIGINT as in wait_ms().
+std::string parameter(int first, int offset)
+{
+    return "$" + std::to_string(first + offset) + (offset >= 3 ? "::bigint" : "::text");
+}
+
+// The wait of the window of parameters $N (name), $N+1 (key), $N+3 (limit), $N+4 (length in
+// ms).
+std::string wait_expression(int first)
+{
+    return window_wait_sql(parameter(first, 0), parameter(first, 1), parameter(first, 3),
+                           parameter(first, 4));
 }
 
 // The count of the window of parameters $N.. as record_attempt() makes it.
 std::string count_expression(int first)
 {
-    const auto at = [&](int offset) {
-        return "$" + std::to_string(first + offset) + (offset >= 3 ? "::bigint" : "::text");
-    };
+    const auto at = [&](int offset) { return parameter(first, offset); };
     return "fotoauthd_count_attempt(" + at(0) + ", " + at(1) + ", " + at(2) + ", GREATEST(" +
            at(3) + ", 1), " + at(4) + ")";
 }
 
-// admit() for one window and for two, each one statement: the waits are computed first (the
-// subquery fenced with OFFSET 0 runs once, before the outer list) and the attempts counted only
-// when every wait is 0. Like record_attempt(), the statement commits without waiting for the
-// disk.
-std::string admission_statement(int windows)
+// admit() for one window and for two, each one statement, with the windows' parameters from
+// $first on (five each) and, when given, a condition under which the attempt is looked at at
+// all: the waits are computed first (the subquery fenced with OFFSET 0 runs once, before the
+// outer list) and the attempts counted only when every wait is 0. Like record_attempt(), the
+// statement commits without waiting for the disk.
+std::string admission_statement(int windows, int first = 1, const std::string& condition = {})
 {
     std::string waits, names, all_free, counts;
     for (int index = 0; index < windows; ++index) {
-        const int first = 1 + 5 * index;
         const std::string name = "w" + std::to_string(index);
-        waits += (index ? ", " : "") + wait_expression(first);
+        waits += (index ? ", " : "") + wait_expression(first + 5 * index);
         names += (index ? ", " : "") + name;
         all_free += (index ? " AND " : "") + name + " = 0";
     }
     for (int index = 0; index < windows; ++index)
-        counts += ", CASE WHEN " + all_free + " THEN " + count_expression(1 + 5 * index) + " END";
+        counts +=
+            ", CASE WHEN " + all_free + " THEN " + count_expression(first + 5 * index) + " END";
     return "SELECT " + names + counts + ", set_config('synchronous_commit', 'off', true) " +
-           "FROM (SELECT " + waits + " OFFSET 0) AS waits(" + names + ")";
+           "FROM (SELECT " + waits + " OFFSET 0) AS waits(" + names + ")" +
+           (condition.empty() ? "" : " WHERE " + condition);
+}
+
+// What a login reads about an account, by name ($1): its id and uid, enrolment, clock drift,
+// count of unused recovery codes and whether any lock of it runs (PostgresStore::Prefetched).
+constexpr const char* kAccountReading =
+    "SELECT a.id, a.uid, e.secret, e.mode, e.active_since, e.last_step, "
+    "a.drift_offset, a.drift_seen, a.drift_at, "
+    "(SELECT count(*) FROM recovery_codes r WHERE r.account_id = a.id AND r.used_at IS NULL) "
+    "AS unused_codes, "
+    "EXISTS (SELECT 1 FROM locks l WHERE l.account_id = a.id "
+    "AND l.locked_until > fotoauthd_now_ms() / 1000) AS any_lock";
+constexpr const char* kAccountReadingFrom =
+    " FROM accounts a LEFT JOIN enrolments e ON e.account_id = a.id "
+    "WHERE a.name = $1 AND a.retired_at IS NULL";
+constexpr int kAccountReadingColumns = 11;
+
+// The reading of one account with a read-ahead (ReadAhead) of a window's wait, of an admission
+// of `windows` windows, or both. Parameters: $1 the name; with an admission, $2 the uid; with a
+// wait, its window's name, the key after the account's id, limit and length; then five
+// parameters per window of the admission. With an admission always one row: the account's
+// columns are NULL when no account has the name, the admission's when the enrolled account of
+// that uid has a lock running (the request then asks which lock, and counts by itself).
+std::string reading_with_read_ahead(bool wait, int windows)
+{
+    int next = windows > 0 ? 3 : 2;
+    std::string reading = kAccountReading;
+    if (wait) {
+        const auto at = [&](int offset) {
+            return "$" + std::to_string(next + offset) + (offset >= 2 ? "::bigint" : "::text");
+        };
+        reading += ", " + window_wait_sql(at(0), "a.id::text || " + at(1), at(2), at(3));
+        next += 4;
+    }
+    reading += kAccountReadingFrom;
+    if (windows == 0)
+        return reading;
+    const std::string not_held = "NOT COALESCE((SELECT r.active_since IS NOT NULL AND "
+                                 "r.uid = $2::bigint AND r.any_lock FROM r), false)";
+    return "WITH r AS (" + reading + "), adm AS (" + admission_statement(windows, next, not_held) +
+           ") SELECT r.*, adm.* FROM (SELECT 1) AS one LEFT JOIN r ON true LEFT JOIN adm ON true";
 }
 
 }  // namespace
 
+std::optional<std::int64_t> PostgresStore::read_account(const AccountKey& key, bool* matches)
+{
+    // One round trip for what a login reads about the account (Prefetched) and for what the
+    // request said it will ask the limits next (ReadAhead).
+    std::optional<ReadAhead> ahead = std::move(ahead_);
+    ahead_.reset();
+    const bool wait = ahead && ahead->account_window && ahead->account_window->attempts > 0;
+    const int windows = ahead ? static_cast<int>(ahead->admission.size()) : 0;
+    // admit() counts more than two windows window by window; no caller asks for that today.
+    const int admitted = windows >= 1 && windows <= 2 ? windows : 0;
+    std::vector<Param> params{Param(key.name)};
+    if (admitted > 0)
+        params.emplace_back(key.uid);
+    if (wait) {
+        const WindowSpec& spec = *ahead->account_window;
+        params.emplace_back(spec.name);
+        params.emplace_back(ahead->key_after_account);
+        params.emplace_back(spec.attempts);
+        params.emplace_back(spec.window_ms);
+    }
+    for (int index = 0; index < admitted; ++index) {
+        const auto& each = ahead->admission[static_cast<std::size_t>(index)];
+        params.emplace_back(each.spec.name);
+        params.emplace_back(each.key);
+        params.emplace_back(each.label);
+        params.emplace_back(each.spec.attempts);
+        params.emplace_back(each.spec.window_ms);
+    }
+
+    // The statements are built once; each is prepared on the connection the first time.
+    static const std::string statements[2][3] = {
+        {std::string(kAccountReading) + kAccountReadingFrom, reading_with_read_ahead(false, 1),
+         reading_with_read_ahead(false, 2)},
+        {reading_with_read_ahead(true, 0), reading_with_read_ahead(true, 1),
+         reading_with_read_ahead(true, 2)}};
+    const std::string& sql = statements[wait ? 1 : 0][admitted];
+    Result found = run_with(sql.c_str(), params);
+
+    std::optional<std::int64_t> existing;
+    *matches = false;
+    if (!found.empty() && !found.is_null(0, 0)) {
+        existing = found.integer(0, 0);
+        *matches = found.integer(0, 1) == key.uid;
+    }
+    if (*matches) {
+        Prefetched read;
+        read.account = *existing;
+        read.enrolled = !found.is_null(0, 2);
+        if (read.enrolled) {
+            read.sealed_secret = found.bytes(0, 2);
+            read.mode = found.text(0, 3);
+            read.active_since = found.integer(0, 4);
+            read.last_step = found.integer(0, 5);
+        }
+        read.drift = {found.integer(0, 6), found.integer(0, 7), found.integer(0, 8)};
+        read.unused_codes = static_cast<std::size_t>(found.integer(0, 9));
+        read.any_lock_running = found.flag(0, 10);
+        prefetched_ = std::move(read);
+        if (wait)
+            read_wait_ = ReadWait{*ahead->account_window,
+                                  std::to_string(*existing) + ahead->key_after_account,
+                                  found.integer(0, kAccountReadingColumns)};
+    }
+
+    // The admission's columns: each window's wait, then each window's count.
+    const int first = kAccountReadingColumns + (wait ? 1 : 0);
+    if (admitted > 0 && !found.is_null(0, first)) {
+        ReadAdmission read{ahead->admission, {}};
+        for (int index = 0; index < admitted && !read.admission.full; ++index) {
+            if (const auto each_wait = found.integer(0, first + index); each_wait > 0) {
+                read.admission.full = static_cast<std::size_t>(index);
+                read.admission.wait_ms = each_wait;
+            }
+        }
+        if (!read.admission.full)
+            for (int index = 0; index < admitted; ++index)
+                read.admission.counts.push_back(found.integer(0, first + admitted + index));
+        read_admission_ = std::move(read);
+    }
+    return existing;
+}
+
+void PostgresStore::read_ahead(ReadAhead ahead)
+{
+    if (in_request_)
+        ahead_ = std::move(ahead);
+}
+
 Admission PostgresStore::admit(const std::vector<WindowAttempt>& attempts)
 {
+    if (read_admission_ && read_admission_->attempts == attempts) {
+        Admission counted = std::move(read_admission_->admission);
+        read_admission_.reset();
+        return counted;
+    }
+    read_wait_.reset();
     Admission admission;
     if (attempts.size() > 2) {
         // Not asked for by any caller today: window by window, as the interface promises.

@@ -90,6 +90,7 @@ public:
     std::int64_t record_attempt(const WindowSpec& spec, const std::string& key,
                                 const std::string& label) override;
     Admission admit(const std::vector<WindowAttempt>& attempts) override;
+    void read_ahead(ReadAhead ahead) override;
     std::size_t clear_attempts(const WindowSpec& spec, const std::string& key,
                                bool prefix) override;
     std::vector<SharedFullWindow> full_windows(const WindowSpec& spec) override;
@@ -119,6 +120,8 @@ private:
     bool up_for_background_work();
     void connect();
     Result run(const char* sql, std::initializer_list<Param> params = {});
+    Result run_with(const char* sql, const std::vector<Param>& params);
+    Result run_with(const char* sql, const Param* params, std::size_t count_of_params);
     // The name of `sql` prepared on `conn`, preparing it the first time; nothing for a statement
     // that is not prepared (see the definition).
     const std::string* prepared(pg_conn* conn, const char* sql);
@@ -152,6 +155,21 @@ private:
     };
     const Prefetched* prefetched_for(std::int64_t account) const;
 
+    // The limits' answers the reading gave along with the account (ReadAhead). The wait is
+    // taken by wait_ms() of the same window and key until the request counts an attempt or
+    // writes; the admission, already counted, by the request's admit() of the same attempts.
+    struct ReadWait {
+        WindowSpec spec;
+        std::string key;
+        std::int64_t wait_ms = 0;
+    };
+    struct ReadAdmission {
+        std::vector<WindowAttempt> attempts;
+        Admission admission;
+    };
+    // The reading of account_for() inside a request: one statement, with the read-ahead's.
+    std::optional<std::int64_t> read_account(const AccountKey& key, bool* matches);
+
     std::string conninfo_;
     KeyRing box_;
     std::string server_name_;
@@ -160,6 +178,9 @@ private:
     bool in_transaction_ = false;
     bool in_request_ = false;
     std::optional<Prefetched> prefetched_;
+    std::optional<ReadAhead> ahead_;  // for the request's next reading
+    std::optional<ReadWait> read_wait_;
+    std::optional<ReadAdmission> read_admission_;
     std::unordered_map<std::string, std::string> prepared_;    // SQL text -> name, on conn_
     std::chrono::steady_clock::time_point next_connect_at_{};  // no connection attempt before
     int listening_on_ = 0;                // the server process that runs this daemon's LISTEN

@@ -22,6 +22,8 @@ struct WindowSpec {
     std::string name;
     std::int64_t attempts = 0;
     std::int64_t window_ms = 0;
+
+    bool operator==(const WindowSpec&) const = default;
 };
 
 // One attempt as one window sees it: admit() counts it in several at once.
@@ -29,6 +31,23 @@ struct WindowAttempt {
     WindowSpec spec;
     std::string key;
     std::string label;
+
+    bool operator==(const WindowAttempt&) const = default;
+};
+
+// What a request will ask the limits right after it reads its account, said before the reading
+// (read_ahead()), so that a store that reads an account in one round trip can answer it in that
+// same round trip. Nothing is decided differently, only in fewer round trips: a store that
+// cannot answer early ignores it, and the request asks as it always does.
+struct ReadAhead {
+    // wait_ms() of the window `account_window`, whose key is the account's id followed by
+    // `key_after_account` (the wrong-code window of one channel).
+    std::optional<WindowSpec> account_window;
+    std::string key_after_account;
+    // admit() of these attempts, made in the reading unless the account read (by name, with the
+    // uid given to the reading) is enrolled and a lock of it runs: admit_login() asks which lock
+    // first and then counts by itself, exactly as without the read-ahead.
+    std::vector<WindowAttempt> admission;
 };
 
 // What admit() decided. When a window was full, `full` is its index in the list, `wait_ms` how
@@ -62,6 +81,11 @@ public:
     // wait_ms() of every window of `attempts` first, then record_attempt() in all of them when
     // none was full, as one round trip to the store.
     virtual Admission admit(const std::vector<WindowAttempt>& attempts) = 0;
+    // Said before a request reads its account (Store::account_for()); holds for that reading
+    // only. The answers are taken by the same request's wait_ms() and admit() when asked with
+    // exactly the same windows and keys; a pre-counted admission must be asked for, since it
+    // was counted already.
+    virtual void read_ahead(ReadAhead ahead) = 0;
     // Forgets the attempts of `key` (or of every key starting with it, with `prefix`); returns
     // how many keys had attempts.
     virtual std::size_t clear_attempts(const WindowSpec& spec, const std::string& key,

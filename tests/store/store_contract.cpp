@@ -981,6 +981,107 @@ void an_admission_counts_in_every_window_or_in_none(void**)
     assert_true(a.admit({{wide, "fay\tpassword", "fay"}}).full.has_value());
 }
 
+// What a request says it will ask the limits after reading its account (ReadAhead) is answered
+// in the reading's statement: the same answers as asking afterwards, an attempt counted once,
+// nothing counted while a lock of the enrolled account runs, and a wait read again once the
+// request has counted.
+void a_read_ahead_answers_as_the_limits_would_and_counts_once(void**)
+{
+    if (!postgres())
+        skip();
+    SharedLimits& a = *env.a->shared_limits();
+    SharedLimits& b = *env.b->shared_limits();
+    const auto id = enrolled("ahead");
+    const AccountKey key{"ahead", 2000, true};
+    const WindowSpec source{"login-source", 5, 600'000};
+    const WindowSpec user{"login-user", 2, 600'000};
+    const std::vector<WindowAttempt> login{{source, "198.51.100.9", "198.51.100.9"},
+                                           {user, "ahead\tpassword", "ahead"}};
+    const auto count_of = [](const std::string& window, const std::string& key_text) {
+        return std::stoll(raw_sql("SELECT count(*) FROM attempts WHERE window_name = '" + window +
+                                  "' AND key = '" + key_text + "'"));
+    };
+    const auto request = [&](Store& store, SharedLimits& limits, ReadAhead ahead,
+                             const AccountKey& whom) {
+        store.begin_request();
+        limits.read_ahead(std::move(ahead));
+        auto found = store.account_for(whom, kNow, false);
+        return found;
+    };
+
+    // Counted by the reading itself, and admit() then takes that count instead of counting again.
+    assert_true(request(*env.a, a, {std::nullopt, {}, login}, key) ==
+                std::optional<std::int64_t>(id));
+    assert_int_equal(count_of("login-user", "ahead\tpassword"), 1);
+    auto admitted = a.admit(login);
+    assert_true(admitted.counts == std::vector<std::int64_t>({1, 1}));
+    env.a->end_request(true);
+    assert_int_equal(count_of("login-user", "ahead\tpassword"), 1);
+    assert_int_equal(count_of("login-source", "198.51.100.9"), 1);
+
+    // Through the other server, counting on; then the user's window is full: refused with its
+    // wait, counted nowhere.
+    (void)request(*env.b, b, {std::nullopt, {}, login}, key);
+    assert_true(b.admit(login).counts == std::vector<std::int64_t>({2, 2}));
+    env.b->end_request(true);
+    (void)request(*env.a, a, {std::nullopt, {}, login}, key);
+    admitted = a.admit(login);
+    assert_true(admitted.full == std::optional<std::size_t>(1));
+    assert_true(admitted.wait_ms > 590'000 && admitted.wait_ms <= 600'000);
+    env.a->end_request(true);
+    assert_int_equal(count_of("login-source", "198.51.100.9"), 2);
+
+    // A name no account has is counted all the same.
+    const std::vector<WindowAttempt> stranger{{user, "nobody-ahead\tpassword", "nobody-ahead"}};
+    assert_false(
+        request(*env.a, a, {std::nullopt, {}, stranger}, {"nobody-ahead", 2001, true}).has_value());
+    assert_true(a.admit(stranger).counts == std::vector<std::int64_t>({1}));
+    env.a->end_request(true);
+    assert_int_equal(count_of("login-user", "nobody-ahead\tpassword"), 1);
+
+    // While a lock of the enrolled account runs, the reading counts nothing: the request asks
+    // which lock runs and, when it is another channel's, counts once by itself.
+    (void)b.start_lock(id, "console", 3600, 5);
+    const std::vector<WindowAttempt> other{{user, "ahead\tkey:ssh-ed25519 AAAA", "ahead (key)"}};
+    (void)request(*env.a, a, {std::nullopt, {}, other}, key);
+    assert_int_equal(count_of("login-user", "ahead\tkey:ssh-ed25519 AAAA"), 0);
+    assert_false(a.running_lock(id, "key:ssh-ed25519 AAAA", 3600).has_value());
+    assert_true(a.admit(other).counts == std::vector<std::int64_t>({1}));
+    env.a->end_request(true);
+    assert_int_equal(count_of("login-user", "ahead\tkey:ssh-ed25519 AAAA"), 1);
+    (void)env.a->delete_locks(id);
+
+    // The wait of the account's wrong-code window, read with the account: as wait_ms() answers.
+    const WindowSpec codes{"code", 3, 600'000};
+    const std::string code_key = std::to_string(id) + "\tpassword";
+    (void)b.record_attempt(codes, code_key, {});
+    (void)b.record_attempt(codes, code_key, {});
+    (void)request(*env.a, a, {codes, "\tpassword", {}}, key);
+    assert_int_equal(a.wait_ms(codes, code_key), 0);
+    // The request's own count makes it ask again: the window is full now.
+    assert_int_equal(a.record_attempt(codes, code_key, {}), 3);
+    const auto wait = a.wait_ms(codes, code_key);
+    assert_true(wait > 590'000 && wait <= 600'000);
+    env.a->end_request(true);
+    (void)request(*env.b, b, {codes, "\tpassword", {}}, key);
+    const auto read = b.wait_ms(codes, code_key);
+    assert_true(read > 590'000 && read <= 600'000);
+    // Another channel's window is asked as before.
+    assert_int_equal(b.wait_ms(codes, std::to_string(id) + "\tconsole"), 0);
+    env.b->end_request(true);
+
+    // The same name with another uid is not that account (the request retires it, as any
+    // lookup does): a lock of the old account holds nothing back.
+    (void)b.start_lock(id, "console", 3600, 5);
+    const std::vector<WindowAttempt> impostor{{user, "ahead\tconsole", "ahead"}};
+    assert_false(
+        request(*env.a, a, {std::nullopt, {}, impostor}, {"ahead", 2999, true}).has_value());
+    assert_int_equal(count_of("login-user", "ahead\tconsole"), 1);
+    assert_true(a.admit(impostor).counts == std::vector<std::int64_t>({1}));
+    env.a->end_request(true);
+    assert_int_equal(count_of("login-user", "ahead\tconsole"), 1);
+}
+
 void a_lock_holds_on_every_server_on_the_database_clock(void**)
 {
     if (!postgres())
@@ -1150,6 +1251,7 @@ int main()
         cmocka_unit_test(an_admission_counts_in_every_window_or_in_none),
         cmocka_unit_test(a_request_reads_the_account_as_it_is_and_then_its_own_writes),
         cmocka_unit_test(a_request_sees_the_locks_running_before_it_and_its_own),
+        cmocka_unit_test(a_read_ahead_answers_as_the_limits_would_and_counts_once),
         cmocka_unit_test(a_lock_holds_on_every_server_on_the_database_clock),
         cmocka_unit_test(a_new_key_reseals_every_secret_once),
     };
