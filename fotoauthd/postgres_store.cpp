@@ -220,8 +220,12 @@ constexpr int kSchemaVersion = static_cast<int>(std::size(kMigrations));
 // closed in time for the module to say so, instead of the module giving up first.
 constexpr const char* kConnectTimeoutSeconds = "2";
 // The server's notices (a table that already exists, ...) are not worth the daemon's log.
-constexpr const char* kSessionSettings =
-    "SET statement_timeout = 2000; SET client_min_messages = warning";
+// Every prepared statement keeps one plan for any parameters: they all look rows up by keys
+// that have an index, so the parameters never change the best plan, and the server left to
+// itself may plan a statement again at every call (in a logged benchmark run the bind of a
+// login's two readings took 45 and 32 µs with one plan, 57 and 38 without; bench/FLEET.md).
+constexpr const char* kSessionSettings = "SET statement_timeout = 2000; SET client_min_messages = "
+                                         "warning; SET plan_cache_mode = force_generic_plan";
 
 // How long a server that took a mail from the outbox keeps it before another may try: longer
 // than the longest delivery the daemon allows (alert_timeout, at most 600 s), so only a server
