@@ -212,6 +212,35 @@ constexpr const char* kMigrations[] = {
         RETURN kept;
     END $$;
     )sql",
+    // Version 4: the same count, which removes attempts beyond the limit only when there are
+    // any (the attempt past the limit), instead of looking for them at every count. The same
+    // function, so a daemon of version 3 still running counts the same way.
+    R"sql(
+    CREATE OR REPLACE FUNCTION fotoauthd_count_attempt(p_window TEXT, p_key TEXT, p_label TEXT,
+                                                       p_limit BIGINT, p_window_ms BIGINT)
+    RETURNS BIGINT LANGUAGE plpgsql VOLATILE AS $$
+    DECLARE
+        now_ms BIGINT;
+        kept   BIGINT;
+    BEGIN
+        -- Held until the calling statement's transaction ends: one attempt per key at a time.
+        PERFORM pg_advisory_xact_lock(hashtextextended(p_window || E'\t' || p_key, 0));
+        now_ms := fotoauthd_now_ms();
+        INSERT INTO attempts (window_name, key, label, at_ms)
+            VALUES (p_window, p_key, p_label, now_ms);
+        SELECT count(*) INTO kept FROM attempts
+            WHERE window_name = p_window AND key = p_key AND at_ms > now_ms - p_window_ms;
+        -- Only the newest p_limit attempts inside the window decide anything.
+        IF kept > p_limit THEN
+            DELETE FROM attempts WHERE ctid IN (
+                SELECT ctid FROM attempts
+                WHERE window_name = p_window AND key = p_key AND at_ms > now_ms - p_window_ms
+                ORDER BY at_ms DESC OFFSET p_limit);
+            kept := p_limit;
+        END IF;
+        RETURN kept;
+    END $$;
+    )sql",
 };
 
 constexpr int kSchemaVersion = static_cast<int>(std::size(kMigrations));
@@ -586,8 +615,9 @@ PostgresStore::Result PostgresStore::run_with(const char* sql, const Param* para
         formats.push_back(param.binary() ? 1 : 0);
     }
 
-    // Only a plain SELECT leaves what account_for() read standing; the functions a SELECT calls
-    // here (the attempt count) write no row it read.
+    // Only a plain SELECT, or the reading itself with its read-ahead ("WITH r AS", which counts
+    // attempts and nothing else), leaves what account_for() read standing; the functions a
+    // SELECT calls here (the attempt count) write no row it read.
     if (std::strncmp(sql, "SELECT", 6) != 0 && std::strncmp(sql, "WITH r AS", 9) != 0) {
         prefetched_.reset();
         read_wait_.reset();
