@@ -14,6 +14,7 @@
 #include <cstring>
 #include <charconv>
 #include <span>
+#include <utility>
 #include <exception>
 
 namespace fotoauthd {
@@ -146,14 +147,28 @@ std::optional<std::int64_t> Authenticator::account_of(const Target& target, bool
     return account;
 }
 
-Message Authenticator::handle(const Caller& caller, const Message& request)
+Message Authenticator::handle(const Caller& caller, const Message& request,
+                              ConnectionMemory* memory)
 {
+    // The memory serves the next request only: taken now, filled again by an AuthQuery.
+    connection_memory_ = memory;
+    remembered_ = memory ? std::exchange(*memory, ConnectionMemory{}) : ConnectionMemory{};
+    struct Forget {
+        Authenticator& self;
+        ~Forget()
+        {
+            self.connection_memory_ = nullptr;
+            self.remembered_ = ConnectionMemory{};
+        }
+    } forget{*this};
     try {
         store_.begin_request();
         Message reply = dispatch(caller, request);
         store_.end_request(true);
         return reply;
     } catch (const std::exception& error) {
+        if (memory)
+            *memory = ConnectionMemory{};
         store_.end_request(false);
         log::error("Request failed, answering internal-error",
                    {{"ERROR", error.what()}, {"PEER_UID", std::to_string(caller.uid)}});
@@ -834,8 +849,10 @@ Message Authenticator::auth_query(const Caller& caller, const Target& target,
     }
 
     const auto trusted = trusted_device_of(caller, target, *account, *enrolment, request);
-    if (!trusted)
+    if (!trusted) {
+        keep_for_verification(target, *account, request);
         return make_reply(ReplyStatus::CodeRequired);
+    }
 
     // After a failed password a trusted device gets no prompt either, and no proof.
     Message reply = make_reply(ReplyStatus::Trusted);
@@ -952,6 +969,9 @@ Message Authenticator::auth_verify(const Caller& caller, const Target& target,
     if (!code)
         return make_reply(ReplyStatus::BadRequest, "the request carries no code");
 
+    if (auto reply = verify_on_kept_reading(caller, target, request, *code))
+        return std::move(*reply);
+
     // The code's window is asked right after the account is read: a fleet's store does both at
     // once.
     auto attempt = describe_attempt(caller, request, target.account.name, true, std::nullopt);
@@ -1003,18 +1023,80 @@ Message Authenticator::auth_verify(const Caller& caller, const Target& target,
         return refusal;
     }
 
-    const char* how = totp::is_code_shape(*code) ? "verification code" : "recovery code";
-    log::info("Verification code accepted", {user_field(target.account),
-                                             {"SERVICE", service},
-                                             {"RHOST", rhost},
-                                             {"RESULT", "accepted"}});
+    return code_accepted(caller, target, *account, *enrolment, *code, request);
+}
+
+Message Authenticator::code_accepted(const Caller& caller, const Target& target,
+                                     std::int64_t account, const ActiveEnrolment& enrolment,
+                                     std::string_view code, const Message& request)
+{
+    const char* how = totp::is_code_shape(code) ? "verification code" : "recovery code";
+    log::info("Verification code accepted",
+              {user_field(target.account),
+               {"SERVICE", log::printable(request.get(Field::Service).value_or(""))},
+               {"RHOST", log::printable(request.get(Field::RemoteHost).value_or(""))},
+               {"RESULT", "accepted"}});
     Message reply = make_reply(ReplyStatus::Ok);
-    reply.set(Field::Nonce, issue_proof(*account, how, true));
-    remember_device(caller, target, *account, *enrolment, request);
+    reply.set(Field::Nonce, issue_proof(account, how, true));
+    remember_device(caller, target, account, enrolment, request);
     // Few recovery codes left: the module tells the user at login (docs/pam-return-codes.md).
-    if (const auto left = store_.count_unused_recovery_codes(*account); left <= kFewCodesLeft)
+    if (const auto left = store_.count_unused_recovery_codes(account); left <= kFewCodesLeft)
         reply.set_u64(Field::CodesLeft, left);
     return reply;
+}
+
+void Authenticator::keep_for_verification(const Target& target, std::int64_t account,
+                                          const Message& request)
+{
+    // After a failed password the code is only judged, never used: nothing to keep for.
+    if (!connection_memory_ || request.get_u8(Field::PasswordFailed).value_or(0) == 1)
+        return;
+    if (auto reading = store_.keep_reading(account))
+        *connection_memory_ =
+            ConnectionMemory{target.account.name, target.account.uid, account, std::move(reading)};
+}
+
+std::optional<Message> Authenticator::verify_on_kept_reading(const Caller& caller,
+                                                             const Target& target,
+                                                             const Message& request,
+                                                             std::string_view code)
+{
+    // Only the plain case: a TOTP code after a right password, for the account the query read.
+    // Recovery codes, judged-only codes and anything else take the usual path.
+    const ConnectionMemory& kept = remembered_;
+    if (!kept.reading || kept.user != target.account.name || kept.uid != target.account.uid ||
+        request.get_u8(Field::PasswordFailed).value_or(0) == 1 || !totp::is_code_shape(code))
+        return std::nullopt;
+
+    std::optional<ActiveEnrolment> enrolment;
+    try {
+        if (store_.resume_reading(*kept.reading))
+            enrolment = store_.active_enrolment(kept.account);
+    } catch (const StoreError& error) {
+        // A secret the key ring no longer opens (a key rotation between query and code): the
+        // usual path reads the account afresh.
+        log::debug("The query's reading could not be used", {{"ERROR", error.what()}});
+    }
+    if (!enrolment)
+        return std::nullopt;
+
+    // The window only, no drift search: a code that does not match there takes the usual path,
+    // which searches in full and counts what is wrong.
+    const auto match = totp::match(enrolment->secret, code, clock_.now(), config_.totp_window,
+                                   enrolment->last_step);
+    if (match.kind != totp::MatchKind::Accepted)
+        return std::nullopt;
+    const auto attempt = describe_attempt(caller, request, target.account.name, true, kept.account);
+    if (guard_.use_step_unless_held(attempt, enrolment->active_since, match.step) != StepUse::Used)
+        return std::nullopt;
+
+    // Used: the store's reading now holds the enrolment's mode, the count of unused recovery
+    // codes and the drift as the statement read them.
+    if (store_.drift(kept.account).seen > 0)
+        store_.set_drift(kept.account, drift::settle());
+    const auto now_enrolled = store_.active_enrolment(kept.account);
+    return code_accepted(caller, target, kept.account, now_enrolled.value_or(*enrolment), code,
+                         request);
 }
 
 bool Authenticator::use_code(const Target& target, std::int64_t account,

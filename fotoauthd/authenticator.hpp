@@ -25,7 +25,10 @@
 
 #include <climits>
 #include <cstdint>
+#include <memory>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 
 namespace fotoauthd {
@@ -36,6 +39,17 @@ struct Caller {
     pid_t pid = 0;
 };
 
+// What the daemon keeps of one client connection from one request to the next (the server owns
+// it, the Authenticator fills it): the reading of a login's AuthQuery that asked for a code, for
+// the AuthVerify that follows on the same connection (Store::keep_reading()). Every request takes
+// it, so it serves only the request right after that query, and only for the same account.
+struct ConnectionMemory {
+    std::string user;
+    uid_t uid = 0;
+    std::int64_t account = 0;
+    std::shared_ptr<const Store::KeptReading> reading;
+};
+
 class Authenticator {
 public:
     // `shadow_key` keys the digest of shadow hashes that tells a password changed outside PAM.
@@ -44,8 +58,10 @@ public:
                   ClockSync* clock_sync = nullptr);
 
     // Never throws: a failure inside becomes an InternalError answer (clients fail closed).
+    // `memory` is the connection's, when the caller keeps one per connection.
     fotostudio::protocol::Message handle(const Caller& caller,
-                                         const fotostudio::protocol::Message& request);
+                                         const fotostudio::protocol::Message& request,
+                                         ConnectionMemory* memory = nullptr);
 
     // Retires every local account whose name is no longer in /etc/passwd, so that a user
     // deleted and created again under the same name starts without MFA. Run at start and
@@ -78,6 +94,17 @@ private:
     Message preauth(const Caller& caller, const Target& target, const Message& request);
     Message auth_query(const Caller& caller, const Target& target, const Message& request);
     Message auth_verify(const Caller& caller, const Target& target, const Message& request);
+    // AuthVerify of a right code on the reading its AuthQuery kept: one statement, which uses
+    // the step unless a lock or the code window holds it. Nothing when it cannot decide so; the
+    // request then takes the usual path, which reads afresh.
+    std::optional<Message> verify_on_kept_reading(const Caller& caller, const Target& target,
+                                                  const Message& request, std::string_view code);
+    // The answer to an accepted code, with what follows it (proof, trusted device, codes left).
+    Message code_accepted(const Caller& caller, const Target& target, std::int64_t account,
+                          const ActiveEnrolment& enrolment, std::string_view code,
+                          const Message& request);
+    // Keeps the query's reading in the connection's memory for the AuthVerify to come.
+    void keep_for_verification(const Target& target, std::int64_t account, const Message& request);
     Message session_open(const Caller& caller, const Target& target, const Message& request);
     Message session_without_proof(const Caller& caller, const Target& target,
                                   const Message& request);
@@ -176,6 +203,10 @@ private:
     AlertCourier courier_;
     KernelClockSync kernel_clock_sync_;
     ClockSyncWatch clock_sync_;
+    // While a request is handled: its connection's memory (nothing when the caller keeps
+    // none), and what that memory held when the request came.
+    ConnectionMemory* connection_memory_ = nullptr;
+    ConnectionMemory remembered_;
     // Refusals a peer can provoke at will are logged at most a few times a minute per peer.
     log::Throttle refusal_log_{5, 60'000};
 };

@@ -382,9 +382,6 @@ struct Counting {
     std::string label;
 };
 
-// Every window's wait first; when none is full, the attempt counted in all of them. Windows
-// shared through one store ask it once (SharedLimits::admit), so a login in a fleet costs one
-// round trip to the database for its windows, not one per window and question.
 // The store all windows of `list` are shared through, when it is one and the same.
 SharedLimits* shared_by_all(const std::vector<Counting>& list)
 {
@@ -395,6 +392,9 @@ SharedLimits* shared_by_all(const std::vector<Counting>& list)
     return shared;
 }
 
+// Every window's wait first; when none is full, the attempt counted in all of them. Windows
+// shared through one store ask it once (SharedLimits::admit), so a login in a fleet costs one
+// round trip to the database for its windows, not one per window and question.
 Admission admit_in(const std::vector<Counting>& list)
 {
     if (SharedLimits* shared = shared_by_all(list)) {
@@ -543,6 +543,8 @@ std::vector<Counting> login_windows(const Attempt& attempt, BruteForceGuard::Win
 
 void BruteForceGuard::read_ahead_login(const Attempt& attempt)
 {
+    if (!login_user_->shared())
+        return;  // windows in memory: nothing to say ahead
     const auto windows = login_windows(attempt, *login_source_, *login_user_);
     if (SharedLimits* shared = shared_by_all(windows)) {
         ReadAhead ahead;
@@ -599,6 +601,19 @@ Verdict BruteForceGuard::admit_code(const Attempt& attempt)
     if (wait > 0)
         return rate_limited(wait, "Too many wrong verification codes.");
     return {};
+}
+
+std::optional<StepUse> BruteForceGuard::use_step_unless_held(const Attempt& attempt,
+                                                             std::int64_t active_since,
+                                                             std::int64_t step)
+{
+    SharedLimits* shared = wrong_codes_->shared();
+    if (!shared || !attempt.account)
+        return std::nullopt;
+    return shared->advance_last_step_unless_held(
+        *attempt.account, active_since, step,
+        StepHold{attempt.channel, wrong_codes_->spec(),
+                 code_key(*attempt.account, attempt.channel)});
 }
 
 void BruteForceGuard::record_wrong_code(const Attempt& attempt)

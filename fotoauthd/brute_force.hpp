@@ -14,6 +14,7 @@
 
 #include "clock.hpp"
 #include "config.hpp"
+#include "shared_limits.hpp"
 #include "store.hpp"
 
 #include <cstdint>
@@ -77,6 +78,14 @@ public:
 
     // Before a code is checked: refused while locked, or while the channel's code window is full.
     Verdict admit_code(const Attempt& attempt);
+
+    // A right code's step used, in a store shared by a fleet, only when admit_code() would have
+    // let the code be tried, in one statement (SharedLimits::advance_last_step_unless_held()),
+    // for a request that read nothing of its own. Nothing when the limits live in memory: the
+    // caller then asks admit_code() and Store::advance_last_step() as usual. Held means a lock
+    // or a full window: the caller asks admit_code(), which tells which and counts the refusal.
+    std::optional<StepUse> use_step_unless_held(const Attempt& attempt, std::int64_t active_since,
+                                                std::int64_t step);
 
     // A wrong code: counted; the one that fills the window locks the channel (not the console).
     void record_wrong_code(const Attempt& attempt);

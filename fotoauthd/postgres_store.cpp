@@ -762,6 +762,22 @@ const PostgresStore::Prefetched* PostgresStore::prefetched_for(std::int64_t acco
     return prefetched_ && prefetched_->account == account ? &*prefetched_ : nullptr;
 }
 
+std::shared_ptr<const Store::KeptReading> PostgresStore::keep_reading(std::int64_t account)
+{
+    if (const Prefetched* read = prefetched_for(account); read && read->enrolled)
+        return std::make_shared<const KeptPrefetched>(*read);
+    return nullptr;
+}
+
+bool PostgresStore::resume_reading(const KeptReading& kept)
+{
+    const auto* ours = dynamic_cast<const KeptPrefetched*>(&kept);
+    if (!ours || !in_request_)
+        return false;
+    prefetched_ = ours->read;
+    return true;
+}
+
 std::optional<std::int64_t> PostgresStore::account_for(const AccountKey& key, std::int64_t now,
                                                        bool create, bool* retired)
 {
@@ -1384,6 +1400,8 @@ std::optional<std::int64_t> PostgresStore::read_account(const AccountKey& key, b
     // request said it will ask the limits next (ReadAhead).
     std::optional<ReadAhead> ahead = std::move(ahead_);
     ahead_.reset();
+    // A reading resumed from an earlier request (resume_reading()) ends here.
+    prefetched_.reset();
     const bool wait = ahead && ahead->account_window && ahead->account_window->attempts > 0;
     const int windows = ahead ? static_cast<int>(ahead->admission.size()) : 0;
     // admit() counts more than two windows window by window; no caller asks for that today.
@@ -1605,6 +1623,49 @@ void PostgresStore::count_lock_refusal(std::int64_t account, const std::string& 
     run("UPDATE locks SET failures = failures + 1 WHERE account_id = $1 AND channel = $2 "
         "AND locked_until > fotoauthd_now_ms() / 1000",
         {account, channel});
+}
+
+StepUse PostgresStore::advance_last_step_unless_held(std::int64_t account,
+                                                     std::int64_t active_since, std::int64_t step,
+                                                     const StepHold& hold)
+{
+    // advance_last_step()'s statement, under the condition that admit_code() would let the code
+    // be tried: no lock of the channel runs and its wrong-code window is not full (the hold,
+    // computed once before the update, fenced with OFFSET 0). It also reads again what the
+    // rest of the request asks after a right code: the mode (for device trust), the count of
+    // unused recovery codes and the clock drift. Durable like every single use.
+    static const std::string statement =
+        "WITH hold AS (SELECT (EXISTS (SELECT 1 FROM locks WHERE account_id = $1 "
+        "AND channel = $4 AND locked_until > fotoauthd_now_ms() / 1000) OR " +
+        window_wait_sql("$5::text", "$6::text", "$7::bigint", "$8::bigint") +
+        " > 0) AS held OFFSET 0), "
+        "won AS (UPDATE enrolments SET last_step = $2 WHERE account_id = $1 "
+        "AND active_since = $3 AND last_step < $2 AND NOT (SELECT held FROM hold) "
+        "AND NOT EXISTS (SELECT 1 FROM burned_steps WHERE account_id = $1 AND step = $2) "
+        "RETURNING account_id, mode), "
+        "cleared AS (DELETE FROM burned_steps WHERE account_id IN "
+        "(SELECT account_id FROM won) AND step <= $2) "
+        "SELECT (SELECT held FROM hold), (SELECT mode FROM won), "
+        "(SELECT count(*) FROM recovery_codes r WHERE r.account_id = $1 AND r.used_at IS NULL), "
+        "a.drift_offset, a.drift_seen, a.drift_at "
+        "FROM (SELECT 1) AS one LEFT JOIN accounts a ON a.id = $1";
+    std::optional<Prefetched> kept = std::move(prefetched_);
+    auto row = run(statement.c_str(), {account, step, active_since, hold.channel, hold.window.name,
+                                       hold.key, hold.window.attempts, hold.window.window_ms});
+    if (row.flag(0, 0))
+        return StepUse::Held;
+    if (row.is_null(0, 1))
+        return StepUse::NotUsed;
+    // The step is used: what the request read stays true, with what the statement read anew.
+    if (kept && kept->account == account) {
+        kept->last_step = step;
+        kept->mode = row.text(0, 1);
+        kept->unused_codes = static_cast<std::size_t>(row.integer(0, 2));
+        if (!row.is_null(0, 3))
+            kept->drift = {row.integer(0, 3), row.integer(0, 4), row.integer(0, 5)};
+        prefetched_ = std::move(kept);
+    }
+    return StepUse::Used;
 }
 
 std::vector<StoredLock> PostgresStore::running_locks()

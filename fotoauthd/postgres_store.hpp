@@ -9,6 +9,7 @@
 #include "store.hpp"
 
 #include <chrono>
+#include <memory>
 #include <optional>
 #include <string>
 #include <unordered_map>
@@ -37,6 +38,9 @@ public:
     void end_request(bool commit) override;
     std::optional<std::int64_t> account_for(const AccountKey& key, std::int64_t now, bool create,
                                             bool* retired = nullptr) override;
+    // The reading of an AuthQuery, handed to the AuthVerify of the same connection.
+    std::shared_ptr<const KeptReading> keep_reading(std::int64_t account) override;
+    bool resume_reading(const KeptReading& kept) override;
     std::vector<LocalAccount> local_accounts() override;
     void retire(std::int64_t account, std::int64_t now) override;
     std::optional<ActiveEnrolment> active_enrolment(std::int64_t account) override;
@@ -102,6 +106,8 @@ public:
                             std::int64_t duration_s, std::int64_t failures) override;
     void count_lock_refusal(std::int64_t account, const std::string& channel) override;
     std::vector<StoredLock> running_locks() override;
+    StepUse advance_last_step_unless_held(std::int64_t account, std::int64_t active_since,
+                                          std::int64_t step, const StepHold& hold) override;
 
     // Password changes carried to the other servers by LISTEN/NOTIFY.
     void announce_password_change(const std::string& name, uid_t uid) override;
@@ -154,6 +160,11 @@ private:
         bool any_lock_running = false;  // on the database's clock when read
     };
     const Prefetched* prefetched_for(std::int64_t account) const;
+    // A reading handed from one request to a later one (keep_reading()).
+    struct KeptPrefetched final : KeptReading {
+        explicit KeptPrefetched(Prefetched reading) : read(std::move(reading)) {}
+        Prefetched read;
+    };
 
     // The limits' answers the reading gave along with the account (ReadAhead). The wait is
     // taken by wait_ms() of the same window and key until the request counts an attempt or

@@ -24,6 +24,7 @@ struct Server::Connection {
     Server* server = nullptr;
     int fd = -1;
     Caller caller;
+    ConnectionMemory memory;  // from one request to the next (authenticator.hpp)
     sd_event_source* io = nullptr;
     sd_event_source* idle = nullptr;
     std::chrono::steady_clock::time_point end_of_life;
@@ -357,7 +358,7 @@ void Server::serve(Connection& connection)
         reply = proto::make_reply(proto::ReplyStatus::BadRequest, reason);
         keep_open = false;
     } else {
-        reply = authenticator_.handle(connection.caller, *decoded.message);
+        reply = authenticator_.handle(connection.caller, *decoded.message, &connection.memory);
     }
 
     std::vector<std::uint8_t> bytes;

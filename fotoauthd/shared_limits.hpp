@@ -68,6 +68,21 @@ struct SharedFullWindow {
     std::int64_t attempts = 0;
 };
 
+// What holds a right code back, checked in the statement that uses its step
+// (advance_last_step_unless_held()): a lock of the account's channel, and the channel's
+// wrong-code window, as admit_code() asks them.
+struct StepHold {
+    std::string channel;
+    WindowSpec window;
+    std::string key;  // the window's key: the account's id and the channel
+};
+
+enum class StepUse {
+    Used,     // the step is recorded as used: the code passes
+    NotUsed,  // a replay, a burned step, a lost race or another enrolment: not recorded
+    Held,     // a lock or a full window: nothing was looked at or changed
+};
+
 class SharedLimits {
 public:
     virtual ~SharedLimits() = default;
@@ -108,6 +123,15 @@ public:
     virtual void count_lock_refusal(std::int64_t account, const std::string& channel) = 0;
     // Every lock running now on the store's clock, with the account's name.
     virtual std::vector<StoredLock> running_locks() = 0;
+
+    // Store::advance_last_step() made only when neither a lock of (account, hold.channel) runs
+    // nor the window hold.window of hold.key is full, both on the store's clock, in the same
+    // statement: admit_code() and the single use in one round trip, for a request that read
+    // nothing of its own (Store::resume_reading()). Held changes nothing; the request then asks
+    // the limits one by one, which tells which lock or window holds it, and counts what they
+    // count.
+    virtual StepUse advance_last_step_unless_held(std::int64_t account, std::int64_t active_since,
+                                                  std::int64_t step, const StepHold& hold) = 0;
 };
 
 }  // namespace fotoauthd

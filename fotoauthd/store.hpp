@@ -13,6 +13,7 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -141,6 +142,30 @@ public:
     // its answer leaves. A store whose statements gain nothing from it keeps these empty.
     virtual void begin_request() {}
     virtual void end_request(bool commit) { (void)commit; }
+
+    // A login asks twice on one client connection: AuthQuery reads the account, the user types
+    // the code, AuthVerify checks it. A store whose reading costs a round trip to another
+    // machine may hand what the query read to the verification (docs/fleet.md, "A code on the
+    // connection that asked for it"): keep_reading() returns the request's reading of `account`
+    // (nothing when it has none, or when reading is cheap), and resume_reading() makes a later
+    // request see the account as that reading saw it, until it reads the account again. Only
+    // the secret and the enrolment's identity may be taken from it: whatever decides (single
+    // use, locks, windows) runs against the current rows. The kept reading holds the secret
+    // sealed, as stored.
+    class KeptReading {
+    public:
+        virtual ~KeptReading() = default;
+    };
+    virtual std::shared_ptr<const KeptReading> keep_reading(std::int64_t account)
+    {
+        (void)account;
+        return nullptr;
+    }
+    virtual bool resume_reading(const KeptReading& kept)
+    {
+        (void)kept;
+        return false;
+    }
 
     // A store that several daemons share carries password changes between them: one daemon
     // announces a change, every other collects it at its next call of password_changes_elsewhere

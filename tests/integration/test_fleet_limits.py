@@ -9,6 +9,7 @@ The daemons run with the default limits: 5 wrong codes lock for an hour, 5 login
 per minute.
 """
 import contextlib
+import json
 import os
 import re
 import subprocess
@@ -23,7 +24,7 @@ from support.fleet import OTHER_MACHINE, fleet_daemon, stop_all
 from support.login_sessions import ended_by_sigterm, idle_session
 from support.paths import FOTOAUTHCTL
 from support.postgres import PostgresCluster
-from support.protocol import Field, MessageType, Status, request
+from support.protocol import Connection, Field, MessageType, Status, request
 
 CODE_ATTEMPTS = 5    # default code_attempts: the 5th wrong code locks
 SOURCE_ATTEMPTS = 5  # default login_source_attempts per login_source_window (60 s)
@@ -178,6 +179,128 @@ def race_with_one_recovery_code(alpha, beta, user):
     for server in (alpha, beta):
         status = request(server.socket, MessageType.STATUS, {Field.USER: user.name})
         assert status.get(Field.CODES_LEFT) == 9
+
+
+# ---- A code on the connection that asked for it (docs/fleet.md) ----
+#
+# The PAM module sends a login's AuthQuery and AuthVerify on one connection; the daemon keeps
+# what the query read for the code, and uses the code's step in one statement that also checks
+# the lock and the code window against the rows as they are when the code comes.
+
+READING = "LEFT JOIN enrolments e ON"  # the statement that reads an account
+HELD_USE = "WITH hold AS"              # the single use that checks lock and window too
+
+
+@contextlib.contextmanager
+def statements_logged(cluster, extra_config=""):
+    """Two servers on a database whose sessions log every statement they run."""
+    database = cluster.new_database()
+    cluster.psql(f"ALTER DATABASE {database} SET log_statement = 'all'")
+    alpha = beta = None
+    try:
+        alpha = fleet_daemon(cluster.conninfo(database), "alpha", extra_config=extra_config)
+        beta = fleet_daemon(cluster.conninfo(database), "beta", key_from=alpha,
+                            extra_config=extra_config)
+        yield alpha, beta
+    finally:
+        stop_all(alpha, beta)
+
+
+def statements_during(cluster, action):
+    """action()'s result and the statement lines the cluster logged while it ran."""
+    before = len(cluster.log())
+    result = action()
+    return result, [line for line in cluster.log()[before:].splitlines()
+                    if "statement:" in line or "execute " in line]
+
+
+def test_a_right_code_after_the_query_on_its_connection_is_one_statement(cluster, user):
+    with statements_logged(cluster) as (alpha, beta):
+        enrolment = enrol(alpha.socket, user.name)
+        with Connection(alpha.socket) as connection:
+            assert connection.request(MessageType.AUTH_QUERY,
+                                      fields(user.name)).status == Status.CODE_REQUIRED
+            answer, ran = statements_during(cluster, lambda: connection.request(
+                MessageType.AUTH_VERIFY, {**fields(user.name), Field.CODE: enrolment.next_code()}))
+        assert answer.status == Status.OK, alpha.log()
+        assert answer.get(Field.NONCE)
+        assert sum(HELD_USE in line for line in ran) == 1, ran
+        assert not any(READING in line for line in ran), ran
+
+        # The same code again, on a new query's connection: refused, as a replay.
+        with Connection(beta.socket) as connection:
+            assert connection.request(MessageType.AUTH_QUERY,
+                                      fields(user.name)).status == Status.CODE_REQUIRED
+            again = connection.request(MessageType.AUTH_VERIFY,
+                                       {**fields(user.name), Field.CODE: enrolment.next_code()})
+        assert again.status == Status.REJECTED, beta.log()
+
+
+def test_a_lock_started_or_a_code_used_elsewhere_while_the_user_types_holds(cluster, user):
+    with statements_logged(cluster) as (alpha, beta):
+        enrolment = enrol(alpha.socket, user.name)
+        code = enrolment.next_code()
+
+        # Wrong codes through the other server lock the account while this one waits.
+        with Connection(alpha.socket) as connection:
+            assert connection.request(MessageType.AUTH_QUERY,
+                                      fields(user.name)).status == Status.CODE_REQUIRED
+            for _ in range(CODE_ATTEMPTS):
+                assert verify(beta, user.name,
+                              unused_code(enrolment.secret)).status == Status.REJECTED
+            answer, ran = statements_during(cluster, lambda: connection.request(
+                MessageType.AUTH_VERIFY, {**fields(user.name), Field.CODE: code}))
+        assert answer.status == Status.LOCKED, alpha.log()
+        assert answer.get(Field.LOCKED_UNTIL)
+        # Held in the one statement, then asked the usual way, which tells the lock.
+        assert sum(HELD_USE in line for line in ran) == 1, ran
+        assert any(READING in line for line in ran), ran
+        # The refusal counted on the lock, as without the kept reading: one more than it had.
+        locks = [lock for lock in json.loads(ctl(alpha, "--json", "lockouts"))["locks"]
+                 if lock["user"] == user.name]
+        assert [lock["failures"] for lock in locks] == [CODE_ATTEMPTS + 1], locks
+
+        # Unlocked through the other server. The held code was not used: while this server
+        # waits for it, the other server accepts it, and then this one refuses it as a replay.
+        ctl(beta, "unlock", user.name)
+        with Connection(alpha.socket) as connection:
+            assert connection.request(MessageType.AUTH_QUERY,
+                                      fields(user.name)).status == Status.CODE_REQUIRED
+            assert verify(beta, user.name, code).status == Status.OK
+            replay, ran = statements_during(cluster, lambda: connection.request(
+                MessageType.AUTH_VERIFY, {**fields(user.name), Field.CODE: code}))
+        assert replay.status == Status.REJECTED, alpha.log()
+        assert sum(HELD_USE in line for line in ran) == 1, ran
+        assert any(READING in line for line in ran), ran
+
+
+def test_eight_logins_racing_with_one_code_after_their_queries_have_one_winner(cluster, user):
+    with two_servers(cluster, RAISED_LIMITS) as (alpha, beta):
+        enrolment = enrol(alpha.socket, user.name)
+        connections = [Connection((alpha, beta)[i % 2].socket) for i in range(8)]
+        try:
+            for connection in connections:
+                assert connection.request(MessageType.AUTH_QUERY,
+                                          fields(user.name)).status == Status.CODE_REQUIRED
+            code = enrolment.next_code()
+            start = threading.Barrier(8)
+            answers = []
+
+            def login(connection):
+                start.wait()
+                answers.append(connection.request(
+                    MessageType.AUTH_VERIFY, {**fields(user.name), Field.CODE: code}).status)
+
+            threads = [threading.Thread(target=login, args=(c,)) for c in connections]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join(timeout=30)
+        finally:
+            for connection in connections:
+                connection.close()
+        assert sorted(answers) == sorted([Status.OK] + [Status.REJECTED] * 7), (alpha.log(),
+                                                                                  beta.log())
 
 
 def test_a_password_change_on_one_server_ends_the_users_sessions_on_the_other(cluster, user):

@@ -22,7 +22,7 @@ from support.postgres import PostgresCluster
 from support.protocol import Field, MessageType, Status, request
 
 STORE_CONTRACT = BUILD / "tests" / "store" / "store-contract"
-CONTRACT_TESTS = 31
+CONTRACT_TESTS = 32
 
 
 @pytest.fixture(scope="module")

@@ -1082,6 +1082,101 @@ void a_read_ahead_answers_as_the_limits_would_and_counts_once(void**)
     assert_int_equal(count_of("login-user", "ahead\tconsole"), 1);
 }
 
+// A login's AuthQuery keeps its reading for the AuthVerify on the same connection
+// (Store::keep_reading()): the later request sees the secret as read, and its single use,
+// checked against a lock and the code window in the same statement, decides on the rows as they
+// are now, whatever another server did in between.
+void a_kept_reading_serves_a_later_request_and_its_use_decides_on_current_rows(void**)
+{
+    if (!postgres())
+        skip();
+    SharedLimits& a = *env.a->shared_limits();
+    SharedLimits& b = *env.b->shared_limits();
+    const auto id = enrolled("keeper");
+    const AccountKey key{"keeper", 2000, true};
+    const WindowSpec codes{"code", 3, 600'000};
+    const auto hold = [&](const std::string& channel) {
+        return StepHold{channel, codes, std::to_string(id) + "\t" + channel};
+    };
+    const auto last_step = [&] {
+        return std::stoll(
+            raw_sql("SELECT last_step FROM enrolments WHERE account_id = " + std::to_string(id)));
+    };
+
+    // Nothing to keep without a reading of the account in the request.
+    env.a->begin_request();
+    assert_null(env.a->keep_reading(id).get());
+    assert_true(env.a->account_for(key, kNow, false) == std::optional<std::int64_t>(id));
+    const auto kept = env.a->keep_reading(id);
+    assert_non_null(kept.get());
+    assert_null(env.a->keep_reading(id + 1000).get());
+    env.a->end_request(true);
+    const std::int64_t since = env.a->active_enrolment(id)->active_since;
+
+    // Another server uses step 150 and a recovery code, and the phone's drift is recorded.
+    assert_true(advance(*env.b, id, 150));
+    assert_true(env.b->spend_recovery_code(env.b->unused_recovery_codes(id).front().id, kNow));
+    env.b->set_drift(id, {2, 3, kNow});
+
+    env.a->begin_request();
+    assert_true(env.a->resume_reading(*kept));
+    auto enrolment = env.a->active_enrolment(id);
+    assert_true(enrolment.has_value());
+    assert_true(enrolment->secret == bytes("12345678901234567890"));
+    assert_int_equal(enrolment->last_step, 100);  // as the query read it
+    // A step the other server passed already is not recorded, whatever the reading said.
+    assert_true(a.advance_last_step_unless_held(id, since, 140, hold("password")) ==
+                StepUse::NotUsed);
+    assert_int_equal(last_step(), 150);
+    assert_true(a.advance_last_step_unless_held(id, since, 160, hold("password")) == StepUse::Used);
+    assert_int_equal(last_step(), 160);
+    // After the use the request sees the rows as the statement read them.
+    assert_int_equal(env.a->active_enrolment(id)->last_step, 160);
+    assert_int_equal(env.a->count_unused_recovery_codes(id), 9);
+    assert_int_equal(env.a->drift(id).seen, 3);
+    env.a->end_request(true);
+
+    // A lock started through the other server holds its channel, and only that one.
+    (void)b.start_lock(id, "password", 3600, 5);
+    env.a->begin_request();
+    assert_true(env.a->resume_reading(*kept));
+    assert_true(a.advance_last_step_unless_held(id, since, 170, hold("password")) == StepUse::Held);
+    assert_int_equal(last_step(), 160);
+    assert_true(a.advance_last_step_unless_held(id, since, 170, hold("key:SHA256:x")) ==
+                StepUse::Used);
+    env.a->end_request(true);
+
+    // A full code window holds its channel; an unlimited window holds nothing.
+    for (int i = 0; i < 3; ++i)
+        (void)b.record_attempt(codes, std::to_string(id) + "\tconsole", "");
+    env.a->begin_request();
+    assert_true(env.a->resume_reading(*kept));
+    assert_true(a.advance_last_step_unless_held(id, since, 180, hold("console")) == StepUse::Held);
+    StepHold unlimited = hold("console");
+    unlimited.window.attempts = 0;
+    assert_true(a.advance_last_step_unless_held(id, since, 180, unlimited) == StepUse::Used);
+    assert_int_equal(last_step(), 180);
+    env.a->end_request(true);
+
+    // Enrolled again through the other server: a code of the kept, old enrolment is not
+    // recorded against the new one.
+    env.b->save_pending_enrolment(
+        id, {bytes("another secret 12345"), VerificationMode::Always, kNow + 60});
+    assert_true(env.b->activate_enrolment(id, 100, ten_hashes("keeper-new-"), kNow + 60));
+    env.a->begin_request();
+    assert_true(env.a->resume_reading(*kept));
+    assert_true(a.advance_last_step_unless_held(id, since, 190, hold("key:SHA256:x")) ==
+                StepUse::NotUsed);
+    assert_int_equal(last_step(), 100);
+    // Reading the account again ends the resumed reading: the request sees the new secret.
+    assert_true(env.a->account_for(key, kNow, false) == std::optional<std::int64_t>(id));
+    assert_true(env.a->active_enrolment(id)->secret == bytes("another secret 12345"));
+    env.a->end_request(true);
+
+    // Outside a request nothing is resumed.
+    assert_false(env.a->resume_reading(*kept));
+}
+
 void a_lock_holds_on_every_server_on_the_database_clock(void**)
 {
     if (!postgres())
@@ -1252,6 +1347,7 @@ int main()
         cmocka_unit_test(a_request_reads_the_account_as_it_is_and_then_its_own_writes),
         cmocka_unit_test(a_request_sees_the_locks_running_before_it_and_its_own),
         cmocka_unit_test(a_read_ahead_answers_as_the_limits_would_and_counts_once),
+        cmocka_unit_test(a_kept_reading_serves_a_later_request_and_its_use_decides_on_current_rows),
         cmocka_unit_test(a_lock_holds_on_every_server_on_the_database_clock),
         cmocka_unit_test(a_new_key_reseals_every_secret_once),
     };

@@ -174,14 +174,34 @@ class Reply:
 
 def request(socket_path, message_type, fields, timeout=5.0):
     """Sends one request on a fresh connection and returns the daemon's Reply."""
-    with socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET) as sock:
-        sock.settimeout(timeout)
-        sock.connect(str(socket_path))
-        sock.send(encode(message_type, fields))
-        data = sock.recv(MAX_MESSAGE_SIZE + 1)
-    if not data:
-        raise ProtocolError("the daemon closed the connection without an answer")
-    answer_type, answer_fields = decode(data)
-    if answer_type != MessageType.REPLY:
-        raise ProtocolError(f"answer of type {answer_type.name}")
-    return Reply(answer_fields)
+    with Connection(socket_path, timeout) as connection:
+        return connection.request(message_type, fields)
+
+
+class Connection:
+    """One connection to the daemon for several requests, as the PAM module keeps one for the
+    AuthQuery and the AuthVerify of a login."""
+
+    def __init__(self, socket_path, timeout=5.0):
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        self.sock.settimeout(timeout)
+        self.sock.connect(str(socket_path))
+
+    def request(self, message_type, fields):
+        self.sock.send(encode(message_type, fields))
+        data = self.sock.recv(MAX_MESSAGE_SIZE + 1)
+        if not data:
+            raise ProtocolError("the daemon closed the connection without an answer")
+        answer_type, answer_fields = decode(data)
+        if answer_type != MessageType.REPLY:
+            raise ProtocolError(f"answer of type {answer_type.name}")
+        return Reply(answer_fields)
+
+    def close(self):
+        self.sock.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()

@@ -57,6 +57,34 @@ void an_enrolled_user_needs_a_code_and_the_right_one_passes_once(void**)
     assert_int_equal(verify(world, "alice", code), proto::ReplyStatus::Rejected);
 }
 
+// The module sends a login's query and code on one connection. The SQLite store reads locally
+// and keeps nothing for the next request (a fleet's store does: docs/fleet.md); the answers are
+// the same whether requests share a connection or not.
+void one_connection_answers_as_separate_ones_and_sqlite_keeps_nothing(void**)
+{
+    World world;
+    const auto alice = enrol(world, "alice");
+    ConnectionMemory memory;
+    const auto ask = [&](const proto::Message& message) {
+        return status_of(world.daemon->handle(Caller{0, kNoSuchPid}, message, &memory));
+    };
+    const auto code_request = [&](const std::string& code) {
+        auto message = request(proto::MessageType::AuthVerify, "alice");
+        message.set(proto::Field::Code, code);
+        message.set(proto::Field::Service, "sshd");
+        return message;
+    };
+    assert_int_equal(ask(request(proto::MessageType::AuthQuery, "alice")),
+                     proto::ReplyStatus::CodeRequired);
+    assert_null(memory.reading.get());
+    const auto code = current_code(world, alice);
+    assert_int_equal(ask(code_request(code)), proto::ReplyStatus::Ok);
+    assert_int_equal(ask(request(proto::MessageType::AuthQuery, "alice")),
+                     proto::ReplyStatus::CodeRequired);
+    assert_int_equal(ask(code_request(code)), proto::ReplyStatus::Rejected);
+    assert_int_equal(ask(code_request(current_code(world, alice, 1))), proto::ReplyStatus::Ok);
+}
+
 void a_code_stays_used_after_a_daemon_restart(void**)
 {
     World world;
@@ -377,6 +405,7 @@ int main()
         cmocka_unit_test(an_unenrolled_user_needs_no_code),
         cmocka_unit_test(an_unknown_name_gets_at_login_what_a_user_without_mfa_gets),
         cmocka_unit_test(an_enrolled_user_needs_a_code_and_the_right_one_passes_once),
+        cmocka_unit_test(one_connection_answers_as_separate_ones_and_sqlite_keeps_nothing),
         cmocka_unit_test(a_code_stays_used_after_a_daemon_restart),
         cmocka_unit_test(after_a_newer_step_is_used_an_older_unused_code_is_refused),
         cmocka_unit_test(the_confirming_code_cannot_also_open_a_login),
