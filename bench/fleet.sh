@@ -11,7 +11,13 @@
 #      tried again through the other daemon; then both daemons fed the same users' codes at the
 #      same moment, where each code must be accepted once in the fleet, never twice.
 #
-#   bash bench/fleet.sh [--users N] [--tx N] [--fleet-users N] [--out DIR] [--smoke] [--pg-log]
+#   3. the rows the issue's target compares (pam_permit, pam_oath and the PostgreSQL store's right
+#      code over TCP and over the database's Unix socket) again in --rounds rounds, each in
+#      another order, and the target judged on the median of the rounds: a single run of each
+#      moves by 10-30 % with this machine's noise, more than the difference it decides.
+#
+#   bash bench/fleet.sh [--users N] [--tx N] [--fleet-users N] [--rounds N] [--out DIR] [--smoke]
+#                       [--pg-log]
 #
 # N enrolled users (default 1000), --tx transactions per single-client run (default 500),
 # --fleet-users users per daemon in the fleet runs (default 500; the population must hold twice
@@ -37,6 +43,7 @@ pg_bin=/usr/lib/postgresql/15/bin
 users=1000
 tx=500
 fleet_users=500
+rounds=3
 out=
 smoke=0
 pg_log=0
@@ -45,10 +52,12 @@ while (($#)); do
     --users) users=$2; shift 2 ;;
     --tx) tx=$2; shift 2 ;;
     --fleet-users) fleet_users=$2; shift 2 ;;
+    --rounds) rounds=$2; shift 2 ;;
     --out) out=$2; shift 2 ;;
-    --smoke) smoke=1; users=500; tx=30; fleet_users=48; shift ;;
+    --smoke) smoke=1; users=500; tx=30; fleet_users=48; rounds=0; shift ;;
     --pg-log) pg_log=1; shift ;;
-    *) echo "usage: $0 [--users N] [--tx N] [--fleet-users N] [--out DIR] [--smoke] [--pg-log]" >&2
+    *) echo "usage: $0 [--users N] [--tx N] [--fleet-users N] [--rounds N] [--out DIR] [--smoke]" \
+            "[--pg-log]" >&2
        exit 2 ;;
     esac
 done
@@ -72,7 +81,7 @@ if [[ ${FSFLEET_INSIDE:-} != 1 ]]; then
     ((smoke)) && flags+=(--smoke)
     ((pg_log)) && flags+=(--pg-log)
     exec unshare --mount --propagation private bash "${BASH_SOURCE[0]}" "${flags[@]}" \
-        --users "$users" --tx "$tx" --fleet-users "$fleet_users" --out "$out"
+        --users "$users" --tx "$tx" --fleet-users "$fleet_users" --rounds "$rounds" --out "$out"
 fi
 
 # ---- inside the private mount namespace ----
@@ -215,23 +224,31 @@ stop_daemon() {
 }
 
 # sqlite: the single server as shipped; a and b: the fleet, sharing one database and, as
-# docs/fleet.md tells an administrator, the keys of the first server.
+# docs/fleet.md tells an administrator, the keys of the first server; u: a third server of the
+# fleet that reaches the database over its Unix socket (libpq's host= a directory) instead of TCP
+# on 127.0.0.1, as a deployment on the database's own machine would (docs/fleet.md).
 setup_daemons() {
     local name
-    for name in sqlite a b; do
+    for name in sqlite a b u; do
         mkdir -p "$work/$name"
     done
     daemon_config "$work/sqlite" sqlite sqlite >"$work/sqlite/fotoauthd.conf"
     daemon_config "$work/a" postgresql fleet-a >"$work/a/fotoauthd.conf"
     daemon_config "$work/b" postgresql fleet-b >"$work/b/fotoauthd.conf"
+    local tcp=$pg_conninfo
+    pg_conninfo="host=$work/pg port=$pg_port user=postgres dbname=fotoauthd"
+    daemon_config "$work/u" postgresql fleet-u >"$work/u/fotoauthd.conf"
+    pg_conninfo=$tcp
 
     # First starts create the SQLite schema, the PostgreSQL schema and a's keys.
     start_daemon sqlite
     start_daemon a
     stop_daemon sqlite
     stop_daemon a
-    mkdir -p -m 0700 "$work/b/state"
-    cp -p "$work/a/state/secrets.key" "$work/a/state/shadow-digest.key" "$work/b/state/"
+    for name in b u; do
+        mkdir -p -m 0700 "$work/$name/state"
+        cp -p "$work/a/state/secrets.key" "$work/a/state/shadow-digest.key" "$work/$name/state/"
+    done
 }
 
 populate() {
@@ -255,7 +272,7 @@ write_services() {
     local ga_secret="$users_dir/ga/\${USER}/.google_authenticator"
     echo "auth required pam_google_authenticator.so secret=$ga_secret" >"$dir/ga"
     local name
-    for name in sqlite a b; do
+    for name in sqlite a b u; do
         echo "auth required $bin/pam_fotostudio.so socket=$work/$name/run/socket" \
             >"$dir/fotostudio-$name"
     done
@@ -329,7 +346,7 @@ run_paths() {
     local label=$1 service=$2
     local args=(--confdir "$work/pam.d" --service "$service" --warmup-user 0)
     local runner=run
-    [[ $service == fotostudio-a ]] && ((!smoke)) && runner=counted
+    [[ $service == fotostudio-[au] ]] && ((!smoke)) && runner=counted
     take_users "$tx"
     $runner "$label right" -- "${args[@]}" --first "$slice_first" --users "$tx" --mode right
     [[ $service == ga ]] && return 0  # its wrong and replayed codes: run-compare.sh
@@ -352,25 +369,35 @@ single_client() {
         --direct "$work/a/run/socket" --first "$slice_first" --users "$tx" --mode right
     ((smoke)) || over_unix_socket
     ((smoke)) || without_durable_commits
+    target_rounds
 }
 
 # The database on the same machine reached as a deployment there would usually reach it: over
-# the server's Unix socket (libpq's host= a directory) instead of TCP on 127.0.0.1. Durable, as
-# every other row; then daemon a is back on TCP.
+# the server's Unix socket, through daemon u. Durable, as every other row.
 over_unix_socket() {
-    local tcp=$pg_conninfo
-    pg_conninfo="host=$work/pg port=$pg_port user=postgres dbname=fotoauthd"
-    daemon_config "$work/a" postgresql fleet-a >"$work/a/fotoauthd.conf"
-    stop_daemon a
-    start_daemon a
     take_users "$tx"
     counted "fotostudio-postgresql right, Unix socket" -- \
-        --confdir "$work/pam.d" --service fotostudio-a --warmup-user 0 --first "$slice_first" \
+        --confdir "$work/pam.d" --service fotostudio-u --warmup-user 0 --first "$slice_first" \
         --users "$tx" --mode right
-    pg_conninfo=$tcp
-    daemon_config "$work/a" postgresql fleet-a >"$work/a/fotoauthd.conf"
-    stop_daemon a
-    start_daemon a
+}
+
+# The target's rows again, round after round, each round in another order (the order rotates),
+# with pam_permit's floor measured in each round: labels "round N: ...".
+target_rounds() {
+    local labels=("oath right" "fotostudio-postgresql right" "fotostudio-postgresql right, Unix socket")
+    local services=(oath fotostudio-a fotostudio-u)
+    local round index each
+    for ((round = 1; round <= rounds; round++)); do
+        run "round $round: permit" -- --confdir "$work/pam.d" --service permit --first 0 \
+            --users 1 --transactions "$tx"
+        for ((index = 0; index < 3; index++)); do
+            each=$(((index + round - 1) % 3))
+            take_users "$tx"
+            run "round $round: ${labels[each]}" -- --confdir "$work/pam.d" \
+                --service "${services[each]}" --warmup-user 0 --first "$slice_first" \
+                --users "$tx" --mode right
+        done
+    done
 }
 
 # What the durable commits cost: the same right-code run with the database's commits not waiting
@@ -507,17 +534,18 @@ write_services
 start_daemon sqlite
 start_daemon a
 start_daemon b
+start_daemon u
 pool_since=$(date +%s)
 echo "== single client, $users enrolled users, $(date -u +%H:%M:%SZ)" >&2
 single_client
 echo "== fleet, 2 daemons, 32 processes, $(date -u +%H:%M:%SZ)" >&2
 fleet
-for name in sqlite a b; do
+for name in sqlite a b u; do
     record "daemon-rss $name" "$(grep -E 'VmHWM|VmRSS' "/proc/${daemon_pids[$name]}/status" |
         tr -s ' \t' ' ' | tr '\n' ' ')"
 done
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)" | tee -a "$results"
-for name in sqlite a b; do
+for name in sqlite a b u; do
     stop_daemon "$name"
     cp "$work/$name/fotoauthd.log" "$out/fotoauthd-$name.log"
 done
@@ -543,14 +571,33 @@ permit = timed.get("permit")
 
 
 def cost(label, key):
-    """A configuration's time per transaction beyond pam_permit's, in µs."""
-    if not permit or label not in timed:
+    """A configuration's time per transaction beyond pam_permit's, in µs; in a round, beyond
+    that round's pam_permit."""
+    match = re.match(r"(round \d+: )", label)
+    floor = timed.get(match.group(1) + "permit") if match else permit
+    if not floor or label not in timed:
         return None
-    return float(timed[label][key]) - float(permit[key])
+    return float(timed[label][key]) - float(floor[key])
+
+
+rounds = sorted({int(m.group(1)) for label in timed if (m := re.match(r"round (\d+): ", label))})
+
+
+def median_of_rounds(row):
+    """The median over the rounds of a row's mean module cost, and the costs of each round."""
+    each = [cost(f"round {n}: {row}", "mean_us") for n in rounds]
+    each = [c for c in each if c is not None]
+    if not each:
+        return None, []
+    ordered = sorted(each)
+    middle = len(ordered) // 2
+    median = (ordered[middle] if len(ordered) % 2
+              else (ordered[middle - 1] + ordered[middle]) / 2)
+    return median, each
 
 
 def expected(label, f):
-    if label == "permit" or re.search(r"\bright\b", label):
+    if label.endswith("permit") or re.search(r"\bright\b", label):
         return int(f["tx"])
     return 0
 
@@ -572,7 +619,7 @@ for label, f in rows:
     if "tps" not in f or label.startswith("fleet"):
         continue
     mean, p50 = cost(label, "mean_us"), cost(label, "p50_us")
-    spent = "(floor)" if label == "permit" else f"{mean:.0f} / {p50:.0f}"
+    spent = "(floor)" if label.endswith("permit") else f"{mean:.0f} / {p50:.0f}"
     print(f"| {label} | {float(f['tps']):.0f} | {float(f['mean_us']):.0f} |"
           f" {float(f['p50_us']):.0f} | {float(f['p99_us']):.0f} | {spent} |"
           f" {f['success']} of {f['tx']} | {database(f)} |")
@@ -605,20 +652,42 @@ peers = [cost(f"{peer} right", "mean_us") for peer in ("oath", "ga")]
 peers = [c for c in peers if c is not None]
 pg = cost("fotostudio-postgresql right", "mean_us")
 sq = cost("fotostudio-sqlite right", "mean_us")
+unix = cost("fotostudio-postgresql right, Unix socket", "mean_us")
+single_cheaper = min(peers) if peers else None
+if rounds:
+    # The PostgreSQL target is judged on the rounds' medians (google-authenticator, always far
+    # slower, is not in the rounds).
+    print()
+    print(f"| right code, module cost mean µs, {len(rounds)} rounds | "
+          + " | ".join(f"round {n}" for n in rounds) + " | median |")
+    print("|---|" + "---|" * (len(rounds) + 1))
+    medians = {}
+    for row in ("oath right", "fotostudio-postgresql right",
+                "fotostudio-postgresql right, Unix socket"):
+        medians[row], each = median_of_rounds(row)
+        if medians[row] is not None:
+            print(f"| {row} | " + " | ".join(f"{c:.0f}" for c in each)
+                  + f" | {medians[row]:.0f} |")
+    if None not in medians.values():
+        ga = cost("ga right", "mean_us")
+        peers = [medians["oath right"]] + ([ga] if ga is not None else [])
+        pg = medians["fotostudio-postgresql right"]
+        unix = medians["fotostudio-postgresql right, Unix socket"]
 lost = sum(int(f["success"]) for label, f in rows if "lost updates" in label or "by both" in label)
 print()
 print("| target | measured | met |")
 print("|---|---|---|")
 if peers and pg is not None and sq is not None:
     cheaper = min(peers)
-    print(f"| PostgreSQL right-code module cost below the cheaper peer's | {pg:.0f} µs vs"
+    basis = f" (median of {len(rounds)} rounds)" if rounds else ""
+    print(f"| PostgreSQL right-code module cost below the cheaper peer's{basis} | {pg:.0f} µs vs"
           f" {cheaper:.0f} µs | {'yes' if pg < cheaper else '**no**'} |")
-    unix = cost("fotostudio-postgresql right, Unix socket", "mean_us")
     if unix is not None:
         print(f"| the same over the database's Unix socket | {unix:.0f} µs vs {cheaper:.0f} µs |"
               f" {'yes' if unix < cheaper else '**no**'} |")
     print(f"| SQLite right-code module cost ≤ 1/3 of the cheaper peer's | {sq:.0f} µs vs"
-          f" {cheaper / 3:.0f} µs allowed | {'yes' if sq <= cheaper / 3 else '**no**'} |")
+          f" {single_cheaper / 3:.0f} µs allowed |"
+          f" {'yes' if sq <= single_cheaper / 3 else '**no**'} |")
 fleet_ok = not [x for x in failures if x.startswith("fleet")]
 print(f"| 32 clients on two daemons: every right code in, none accepted twice |"
       f" {lost} accepted again, {'all' if fleet_ok else 'not all'} runs as expected |"
