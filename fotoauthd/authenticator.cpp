@@ -13,6 +13,7 @@
 
 #include <cstring>
 #include <charconv>
+#include <limits>
 #include <span>
 #include <utility>
 #include <exception>
@@ -33,6 +34,8 @@ constexpr std::size_t kNonceBytes = 16;
 constexpr std::size_t kMaxCodeLength = 128;  // nothing legitimate typed at the prompt is longer
 constexpr std::size_t kHistoryLength = 50;
 constexpr std::size_t kFewCodesLeft = 2;  // at or below this, logins warn about recovery codes
+// A TOTP step no enrolment can record (every last used step is above it).
+constexpr std::int64_t kNeverAStep = std::numeric_limits<std::int64_t>::min();
 
 std::string host_name()
 {
@@ -1080,14 +1083,18 @@ std::optional<Message> Authenticator::verify_on_kept_reading(const Caller& calle
     if (!enrolment)
         return std::nullopt;
 
-    // The window only, no drift search: a code that does not match there takes the usual path,
-    // which searches in full and counts what is wrong.
+    // The window only, no drift search. A code that does not match there sends the same
+    // statement with a step it can never record, and then takes the usual path, which searches
+    // in full and counts what is wrong: under a lock or a full window a right code and a wrong
+    // one thus take the same statements and the same time (the usual path decides the refusal
+    // before it looks at the code at all), so the time of a refusal tells nothing of the code.
     const auto match = totp::match(enrolment->secret, code, clock_.now(), config_.totp_window,
                                    enrolment->last_step);
-    if (match.kind != totp::MatchKind::Accepted)
-        return std::nullopt;
+    const bool matched = match.kind == totp::MatchKind::Accepted;
     const auto attempt = describe_attempt(caller, request, target.account.name, true, kept.account);
-    if (guard_.use_step_unless_held(attempt, enrolment->active_since, match.step) != StepUse::Used)
+    const auto used = guard_.use_step_unless_held(attempt, enrolment->active_since,
+                                                  matched ? match.step : kNeverAStep);
+    if (!matched || used != StepUse::Used)
         return std::nullopt;
 
     // Used: the store's reading now holds the enrolment's mode, the count of unused recovery

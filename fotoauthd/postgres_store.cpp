@@ -775,6 +775,9 @@ bool PostgresStore::resume_reading(const KeptReading& kept)
     if (!ours || !in_request_)
         return false;
     prefetched_ = ours->read;
+    // Whether a lock runs is not taken from an earlier request: a lock asked about now is asked
+    // of the database.
+    prefetched_->any_lock_running = true;
     return true;
 }
 

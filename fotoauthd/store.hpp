@@ -148,10 +148,11 @@ public:
     // machine may hand what the query read to the verification (docs/fleet.md, "A code on the
     // connection that asked for it"): keep_reading() returns the request's reading of `account`
     // (nothing when it has none, or when reading is cheap), and resume_reading() makes a later
-    // request see the account as that reading saw it, until it reads the account again. Only
-    // the secret and the enrolment's identity may be taken from it: whatever decides (single
-    // use, locks, windows) runs against the current rows. The kept reading holds the secret
-    // sealed, as stored.
+    // request see the account as that reading saw it, until it reads the account again or
+    // writes anything. Only the secret and the enrolment's identity may be taken from it:
+    // whatever decides (single use, locks, windows) runs against the current rows, and whether
+    // a lock runs is asked of the store again. The kept reading holds the secret sealed, as
+    // stored.
     class KeptReading {
     public:
         virtual ~KeptReading() = default;

@@ -217,11 +217,12 @@ def statements_during(cluster, action):
 def test_a_right_code_after_the_query_on_its_connection_is_one_statement(cluster, user):
     with statements_logged(cluster) as (alpha, beta):
         enrolment = enrol(alpha.socket, user.name)
+        code = enrolment.next_code()
         with Connection(alpha.socket) as connection:
             assert connection.request(MessageType.AUTH_QUERY,
                                       fields(user.name)).status == Status.CODE_REQUIRED
             answer, ran = statements_during(cluster, lambda: connection.request(
-                MessageType.AUTH_VERIFY, {**fields(user.name), Field.CODE: enrolment.next_code()}))
+                MessageType.AUTH_VERIFY, {**fields(user.name), Field.CODE: code}))
         assert answer.status == Status.OK, alpha.log()
         assert answer.get(Field.NONCE)
         assert sum(HELD_USE in line for line in ran) == 1, ran
@@ -232,8 +233,63 @@ def test_a_right_code_after_the_query_on_its_connection_is_one_statement(cluster
             assert connection.request(MessageType.AUTH_QUERY,
                                       fields(user.name)).status == Status.CODE_REQUIRED
             again = connection.request(MessageType.AUTH_VERIFY,
-                                       {**fields(user.name), Field.CODE: enrolment.next_code()})
+                                       {**fields(user.name), Field.CODE: code})
         assert again.status == Status.REJECTED, beta.log()
+
+
+def test_only_the_next_code_of_the_same_user_after_a_right_password_uses_the_kept_reading(
+        cluster, user, make_user):
+    second_user = make_user()
+    with statements_logged(cluster, RAISED_LIMITS) as (alpha, beta):
+        enrolment = enrol(alpha.socket, user.name)
+        other = enrol(alpha.socket, second_user.name)
+
+        def code_after_query(request_fields, query_user=user.name):
+            """AuthVerify with request_fields after an AuthQuery for query_user, on one
+            connection: the answer and the statements the code cost."""
+            with Connection(alpha.socket) as connection:
+                assert connection.request(MessageType.AUTH_QUERY,
+                                          fields(query_user)).status == Status.CODE_REQUIRED
+                return statements_during(cluster, lambda: connection.request(
+                    MessageType.AUTH_VERIFY, request_fields))
+
+        def took_the_usual_path(ran):
+            assert not any(HELD_USE in line for line in ran), ran
+            assert any(READING in line for line in ran), ran
+
+        # Another user's code on the connection of this user's query.
+        answer, ran = code_after_query({**fields(second_user.name), Field.CODE: other.next_code()})
+        assert answer.status == Status.OK, alpha.log()
+        took_the_usual_path(ran)
+
+        # A right code after a failed password is judged, not used: it still opens a login.
+        code = enrolment.next_code()
+        answer, ran = code_after_query({**fields(user.name), Field.CODE: code,
+                                        Field.PASSWORD_FAILED: 1})
+        assert answer.status == Status.REJECTED, alpha.log()
+        took_the_usual_path(ran)
+
+        # A recovery code.
+        answer, ran = code_after_query({**fields(user.name),
+                                        Field.CODE: enrolment.recovery_codes[0]})
+        assert answer.status == Status.OK, alpha.log()
+        took_the_usual_path(ran)
+
+        # A wrong code takes the usual path after the same statement a right one costs; a second
+        # code on that connection has nothing kept any more.
+        with Connection(alpha.socket) as connection:
+            assert connection.request(MessageType.AUTH_QUERY,
+                                      fields(user.name)).status == Status.CODE_REQUIRED
+            wrong, ran = statements_during(cluster, lambda: connection.request(
+                MessageType.AUTH_VERIFY, {**fields(user.name),
+                                          Field.CODE: unused_code(enrolment.secret)}))
+            assert wrong.status == Status.REJECTED
+            assert sum(HELD_USE in line for line in ran) == 1, ran
+            assert any(READING in line for line in ran), ran
+            right, ran = statements_during(cluster, lambda: connection.request(
+                MessageType.AUTH_VERIFY, {**fields(user.name), Field.CODE: code}))
+        assert right.status == Status.OK, alpha.log()
+        took_the_usual_path(ran)
 
 
 def test_a_lock_started_or_a_code_used_elsewhere_while_the_user_types_holds(cluster, user):
@@ -275,8 +331,12 @@ def test_a_lock_started_or_a_code_used_elsewhere_while_the_user_types_holds(clus
 
 
 def test_eight_logins_racing_with_one_code_after_their_queries_have_one_winner(cluster, user):
-    with two_servers(cluster, RAISED_LIMITS) as (alpha, beta):
+    with statements_logged(cluster, RAISED_LIMITS) as (alpha, beta):
         enrolment = enrol(alpha.socket, user.name)
+        # A user's first query on a server records that server's digest of the password hash,
+        # a write, after which the query's reading is not kept: one query on each first.
+        for server in (alpha, beta):
+            assert query(server, user.name).status == Status.CODE_REQUIRED
         connections = [Connection((alpha, beta)[i % 2].socket) for i in range(8)]
         try:
             for connection in connections:
@@ -291,16 +351,21 @@ def test_eight_logins_racing_with_one_code_after_their_queries_have_one_winner(c
                 answers.append(connection.request(
                     MessageType.AUTH_VERIFY, {**fields(user.name), Field.CODE: code}).status)
 
-            threads = [threading.Thread(target=login, args=(c,)) for c in connections]
-            for thread in threads:
-                thread.start()
-            for thread in threads:
-                thread.join(timeout=30)
+            def race():
+                threads = [threading.Thread(target=login, args=(c,)) for c in connections]
+                for thread in threads:
+                    thread.start()
+                for thread in threads:
+                    thread.join(timeout=30)
+
+            _, ran = statements_during(cluster, race)
         finally:
             for connection in connections:
                 connection.close()
         assert sorted(answers) == sorted([Status.OK] + [Status.REJECTED] * 7), (alpha.log(),
                                                                                   beta.log())
+        # Each of the eight went through its kept reading.
+        assert sum(line.count(HELD_USE) for line in ran) == 8, "\n".join(ran)
 
 
 def test_a_password_change_on_one_server_ends_the_users_sessions_on_the_other(cluster, user):

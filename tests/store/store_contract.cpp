@@ -1136,10 +1136,12 @@ void a_kept_reading_serves_a_later_request_and_its_use_decides_on_current_rows(v
     assert_int_equal(env.a->drift(id).seen, 3);
     env.a->end_request(true);
 
-    // A lock started through the other server holds its channel, and only that one.
+    // A lock started through the other server holds its channel, and only that one. The
+    // request asks the database whether a lock runs, whatever the kept reading saw.
     (void)b.start_lock(id, "password", 3600, 5);
     env.a->begin_request();
     assert_true(env.a->resume_reading(*kept));
+    assert_true(a.running_lock(id, "password", 3600).has_value());
     assert_true(a.advance_last_step_unless_held(id, since, 170, hold("password")) == StepUse::Held);
     assert_int_equal(last_step(), 160);
     assert_true(a.advance_last_step_unless_held(id, since, 170, hold("key:SHA256:x")) ==

@@ -184,8 +184,12 @@ class Connection:
 
     def __init__(self, socket_path, timeout=5.0):
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-        self.sock.settimeout(timeout)
-        self.sock.connect(str(socket_path))
+        try:
+            self.sock.settimeout(timeout)
+            self.sock.connect(str(socket_path))
+        except BaseException:
+            self.sock.close()
+            raise
 
     def request(self, message_type, fields):
         self.sock.send(encode(message_type, fields))

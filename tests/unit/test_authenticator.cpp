@@ -58,9 +58,9 @@ void an_enrolled_user_needs_a_code_and_the_right_one_passes_once(void**)
 }
 
 // The module sends a login's query and code on one connection. The SQLite store reads locally
-// and keeps nothing for the next request (a fleet's store does: docs/fleet.md); the answers are
-// the same whether requests share a connection or not.
-void one_connection_answers_as_separate_ones_and_sqlite_keeps_nothing(void**)
+// and keeps nothing for the next request (a fleet's store does: docs/fleet.md, tested in
+// tests/integration/test_fleet_limits.py); the connection's logins go as any others.
+void sqlite_keeps_nothing_between_the_requests_of_one_connection(void**)
 {
     World world;
     const auto alice = enrol(world, "alice");
@@ -405,7 +405,7 @@ int main()
         cmocka_unit_test(an_unenrolled_user_needs_no_code),
         cmocka_unit_test(an_unknown_name_gets_at_login_what_a_user_without_mfa_gets),
         cmocka_unit_test(an_enrolled_user_needs_a_code_and_the_right_one_passes_once),
-        cmocka_unit_test(one_connection_answers_as_separate_ones_and_sqlite_keeps_nothing),
+        cmocka_unit_test(sqlite_keeps_nothing_between_the_requests_of_one_connection),
         cmocka_unit_test(a_code_stays_used_after_a_daemon_restart),
         cmocka_unit_test(after_a_newer_step_is_used_an_older_unused_code_is_refused),
         cmocka_unit_test(the_confirming_code_cannot_also_open_a_login),
