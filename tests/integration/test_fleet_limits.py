@@ -214,15 +214,24 @@ def statements_during(cluster, action):
                     if "statement:" in line or "execute " in line]
 
 
+def query_on(connection, name):
+    """The AuthQuery the module sends first on its connection; it asks for a code."""
+    assert connection.request(MessageType.AUTH_QUERY, fields(name)).status == Status.CODE_REQUIRED
+
+
+def verify_on(cluster, connection, request_fields):
+    """AuthVerify on `connection`: the answer and the statements it cost."""
+    return statements_during(cluster, lambda: connection.request(MessageType.AUTH_VERIFY,
+                                                                 request_fields))
+
+
 def test_a_right_code_after_the_query_on_its_connection_is_one_statement(cluster, user):
     with statements_logged(cluster) as (alpha, beta):
         enrolment = enrol(alpha.socket, user.name)
         code = enrolment.next_code()
         with Connection(alpha.socket) as connection:
-            assert connection.request(MessageType.AUTH_QUERY,
-                                      fields(user.name)).status == Status.CODE_REQUIRED
-            answer, ran = statements_during(cluster, lambda: connection.request(
-                MessageType.AUTH_VERIFY, {**fields(user.name), Field.CODE: code}))
+            query_on(connection, user.name)
+            answer, ran = verify_on(cluster, connection, {**fields(user.name), Field.CODE: code})
         assert answer.status == Status.OK, alpha.log()
         assert answer.get(Field.NONCE)
         assert sum(HELD_USE in line for line in ran) == 1, ran
@@ -230,8 +239,7 @@ def test_a_right_code_after_the_query_on_its_connection_is_one_statement(cluster
 
         # The same code again, on a new query's connection: refused, as a replay.
         with Connection(beta.socket) as connection:
-            assert connection.request(MessageType.AUTH_QUERY,
-                                      fields(user.name)).status == Status.CODE_REQUIRED
+            query_on(connection, user.name)
             again = connection.request(MessageType.AUTH_VERIFY,
                                        {**fields(user.name), Field.CODE: code})
         assert again.status == Status.REJECTED, beta.log()
@@ -244,14 +252,12 @@ def test_only_the_next_code_of_the_same_user_after_a_right_password_uses_the_kep
         enrolment = enrol(alpha.socket, user.name)
         other = enrol(alpha.socket, second_user.name)
 
-        def code_after_query(request_fields, query_user=user.name):
-            """AuthVerify with request_fields after an AuthQuery for query_user, on one
-            connection: the answer and the statements the code cost."""
+        def code_after_query(request_fields):
+            """AuthVerify with request_fields after this user's AuthQuery, on one connection:
+            the answer and the statements the code cost."""
             with Connection(alpha.socket) as connection:
-                assert connection.request(MessageType.AUTH_QUERY,
-                                          fields(query_user)).status == Status.CODE_REQUIRED
-                return statements_during(cluster, lambda: connection.request(
-                    MessageType.AUTH_VERIFY, request_fields))
+                query_on(connection, user.name)
+                return verify_on(cluster, connection, request_fields)
 
         def took_the_usual_path(ran):
             assert not any(HELD_USE in line for line in ran), ran
@@ -278,16 +284,13 @@ def test_only_the_next_code_of_the_same_user_after_a_right_password_uses_the_kep
         # A wrong code takes the usual path after the same statement a right one costs; a second
         # code on that connection has nothing kept any more.
         with Connection(alpha.socket) as connection:
-            assert connection.request(MessageType.AUTH_QUERY,
-                                      fields(user.name)).status == Status.CODE_REQUIRED
-            wrong, ran = statements_during(cluster, lambda: connection.request(
-                MessageType.AUTH_VERIFY, {**fields(user.name),
-                                          Field.CODE: unused_code(enrolment.secret)}))
+            query_on(connection, user.name)
+            wrong, ran = verify_on(cluster, connection, {
+                **fields(user.name), Field.CODE: unused_code(enrolment.secret)})
             assert wrong.status == Status.REJECTED
             assert sum(HELD_USE in line for line in ran) == 1, ran
             assert any(READING in line for line in ran), ran
-            right, ran = statements_during(cluster, lambda: connection.request(
-                MessageType.AUTH_VERIFY, {**fields(user.name), Field.CODE: code}))
+            right, ran = verify_on(cluster, connection, {**fields(user.name), Field.CODE: code})
         assert right.status == Status.OK, alpha.log()
         took_the_usual_path(ran)
 
@@ -299,13 +302,11 @@ def test_a_lock_started_or_a_code_used_elsewhere_while_the_user_types_holds(clus
 
         # Wrong codes through the other server lock the account while this one waits.
         with Connection(alpha.socket) as connection:
-            assert connection.request(MessageType.AUTH_QUERY,
-                                      fields(user.name)).status == Status.CODE_REQUIRED
+            query_on(connection, user.name)
             for _ in range(CODE_ATTEMPTS):
                 assert verify(beta, user.name,
                               unused_code(enrolment.secret)).status == Status.REJECTED
-            answer, ran = statements_during(cluster, lambda: connection.request(
-                MessageType.AUTH_VERIFY, {**fields(user.name), Field.CODE: code}))
+            answer, ran = verify_on(cluster, connection, {**fields(user.name), Field.CODE: code})
         assert answer.status == Status.LOCKED, alpha.log()
         assert answer.get(Field.LOCKED_UNTIL)
         # Held in the one statement, then asked the usual way, which tells the lock.
@@ -320,11 +321,9 @@ def test_a_lock_started_or_a_code_used_elsewhere_while_the_user_types_holds(clus
         # waits for it, the other server accepts it, and then this one refuses it as a replay.
         ctl(beta, "unlock", user.name)
         with Connection(alpha.socket) as connection:
-            assert connection.request(MessageType.AUTH_QUERY,
-                                      fields(user.name)).status == Status.CODE_REQUIRED
+            query_on(connection, user.name)
             assert verify(beta, user.name, code).status == Status.OK
-            replay, ran = statements_during(cluster, lambda: connection.request(
-                MessageType.AUTH_VERIFY, {**fields(user.name), Field.CODE: code}))
+            replay, ran = verify_on(cluster, connection, {**fields(user.name), Field.CODE: code})
         assert replay.status == Status.REJECTED, alpha.log()
         assert sum(HELD_USE in line for line in ran) == 1, ran
         assert any(READING in line for line in ran), ran
@@ -340,8 +339,7 @@ def test_eight_logins_racing_with_one_code_after_their_queries_have_one_winner(c
         connections = [Connection((alpha, beta)[i % 2].socket) for i in range(8)]
         try:
             for connection in connections:
-                assert connection.request(MessageType.AUTH_QUERY,
-                                          fields(user.name)).status == Status.CODE_REQUIRED
+                query_on(connection, user.name)
             code = enrolment.next_code()
             start = threading.Barrier(8)
             answers = []
